@@ -1,0 +1,10 @@
+"""sci_viewer: reconstruct video snapshot compressive imaging (CACTI) captures.
+
+The core (everything outside :mod:`sci_viewer.gui`) never imports Qt.
+"""
+
+from sci_viewer.capture import Capture
+from sci_viewer.errors import CaptureError, ExportError, JobError, SciViewerError
+
+__version__ = "0.1.0"
+__all__ = ["Capture", "CaptureError", "ExportError", "JobError", "SciViewerError", "__version__"]

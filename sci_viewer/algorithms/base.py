@@ -1,0 +1,95 @@
+"""What an algorithm is, and the registry the CLI, the app and plugins share.
+
+An algorithm turns one measurement into a :class:`Solver`: an object whose :meth:`Solver.step`
+advances one iteration. The engine drives solvers, so every algorithm gets events, cancelling,
+metrics and fault handling for free.
+
+To add one (see ``plugins/README.md``)::
+
+    @dataclass
+    class MySettings:
+        iterations: int = 50
+
+    register_algorithm(AlgorithmSpec("my-algo", "My algorithm", MySettings, make_my_solver))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+import torch
+
+from sci_viewer.errors import JobError
+from sci_viewer.physics import Cacti
+
+
+class Solver(Protocol):
+    """One measurement's iterative reconstruction."""
+
+    max_iter: int
+
+    def step(self) -> tuple[torch.Tensor, float]:
+        """Advance one iteration; return the estimate (B, H, W) and the iteration's residual."""
+
+    def converged(self) -> bool:
+        """True once the solver's own stopping rule holds (fixed iteration counts: never)."""
+
+
+SolverFactory = Callable[[Cacti, torch.Tensor, Any, "torch.Tensor | None"], Solver]
+
+
+@dataclass(frozen=True)
+class AlgorithmSpec:
+    """An algorithm as the front ends see it.
+
+    ``make_solver(op, y, settings, x0)`` builds a solver for one measurement ``y`` (H, W) with the
+    forward operator ``op``; ``x0`` (B, H, W) is a warm start (``None``: the algorithm's own).
+    """
+
+    name: str
+    label: str
+    settings_type: type
+    make_solver: SolverFactory
+    description: str = ""
+
+    def settings(self, **overrides: Any) -> Any:
+        """Default settings with ``overrides`` (unknown names are refused with the valid ones)."""
+        fields = {f.name for f in dataclasses.fields(self.settings_type)}
+        unknown = sorted(set(overrides) - fields)
+        if unknown:
+            raise JobError(
+                f"{self.label} has no setting {', '.join(unknown)}; its settings are {', '.join(sorted(fields))}."
+            )
+        return self.settings_type(**overrides)
+
+
+_REGISTRY: dict[str, AlgorithmSpec] = {}
+
+
+def register_algorithm(spec: AlgorithmSpec) -> AlgorithmSpec:
+    """Add (or replace) an algorithm under ``spec.name``."""
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def get_algorithm(name: str) -> AlgorithmSpec:
+    from sci_viewer.algorithms import load_builtin
+
+    load_builtin()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise JobError(f"Unknown algorithm '{name}'; available: {', '.join(sorted(_REGISTRY))}.") from None
+
+
+def algorithm_names() -> list[str]:
+    from sci_viewer.algorithms import load_builtin
+
+    load_builtin()
+    return list(_REGISTRY)
+
+
+def settings_to_dict(settings: Any) -> dict[str, Any]:
+    return dataclasses.asdict(settings) if dataclasses.is_dataclass(settings) else dict(settings)

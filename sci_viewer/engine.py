@@ -1,0 +1,251 @@
+"""The engine: runs a reconstruction job and yields one event per iteration.
+
+GUI, CLI and tests all call :func:`run_job` (a generator) or :func:`execute` (a loop with a
+callback). Cancelling is checked between iterations. A numerical fault (NaN/Inf) stops the
+measurement with a message and keeps the last good estimate; CUDA out-of-memory falls back to CPU.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+
+from sci_viewer.algorithms import get_algorithm
+from sci_viewer.algorithms.base import settings_to_dict
+from sci_viewer.capture import Capture
+from sci_viewer.errors import JobError
+from sci_viewer.metrics import psnr, ssim
+from sci_viewer.physics import Cacti
+from sci_viewer.settings import resolve_device
+
+_job_ids = itertools.count(1)
+
+
+class CancelToken:
+    """Thread-safe flag a front end sets to stop a job between iterations."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass
+class Job:
+    """A capture, an algorithm with settings, a device, and which measurements to reconstruct.
+
+    ``warm_start`` (n, B, H, W), on the [0, 1] scale, continues from an earlier estimate (e.g.
+    "continue iterating"); ``k_offset`` numbers the new iterations after the earlier ones.
+    ``preview_every``: an estimate is attached to every n-th iteration's event (and the last).
+    ``ssim_every``: SSIM is computed on those iterations only (it costs more than PSNR).
+    """
+
+    capture: Capture
+    algo: str = "gap-tv"
+    settings: dict[str, Any] = field(default_factory=dict)
+    device: str = "auto"
+    measurements: list[int] | None = None
+    preview_every: int = 5
+    ssim_every: int = 5
+    track_metrics: bool = True
+    warm_start: np.ndarray | None = None
+    k_offset: int = 0
+    job_id: int = field(default_factory=lambda: next(_job_ids))
+
+    def config(self) -> dict[str, Any]:
+        """Everything needed to rerun this job (saved beside exports)."""
+        spec = get_algorithm(self.algo)
+        return {
+            "algo": self.algo,
+            "settings": settings_to_dict(spec.settings(**self.settings)),
+            "device": self.device,
+            "measurements": self.capture.check_indices(self.measurements),
+            "capture": {"source": self.capture.source, "mask": self.capture.mask_source,
+                        "scale": self.capture.scale.value, "name": self.capture.name},
+        }
+
+
+@dataclass
+class IterationEvent:
+    job_id: int
+    measurement: int  # index in the capture
+    position: int  # 0-based position among the job's measurements
+    k: int  # 1-based iteration number
+    residual: float
+    psnr: float | None
+    ssim: float | None
+    estimate: np.ndarray | None  # (B, H, W) float32, [0, 1] scale, on preview iterations
+    seconds: float  # solver time so far on this measurement
+
+
+@dataclass
+class MeasurementResult:
+    index: int
+    estimate: np.ndarray  # (B, H, W) float32
+    psnr: float | None
+    ssim: float | None
+    seconds: float
+    iterations: int
+    final_residual: float
+    converged: bool
+    message: str | None = None  # e.g. why it stopped early
+
+
+@dataclass
+class NoticeEvent:
+    job_id: int
+    message: str
+
+
+@dataclass
+class JobFinished:
+    job_id: int
+    algo: str
+    device: str
+    results: list[MeasurementResult]
+    cancelled: bool
+    config: dict[str, Any]
+    trace: list[IterationEvent]  # metrics of every iteration (estimates dropped)
+
+    @property
+    def reconstruction(self) -> np.ndarray:
+        """(n, B, H, W) estimates of the finished measurements."""
+        return np.stack([r.estimate for r in self.results]) if self.results else np.zeros((0,))
+
+    def report(self) -> dict[str, Any]:
+        def mean(vals: list[float | None]) -> float | None:
+            vals = [v for v in vals if v is not None]
+            return float(np.mean(vals)) if vals else None
+
+        return {
+            "algo": self.algo,
+            "device": self.device,
+            "cancelled": self.cancelled,
+            "settings": self.config.get("settings"),
+            "measurements": [
+                {"index": r.index, "psnr": r.psnr, "ssim": r.ssim, "seconds": r.seconds,
+                 "iterations": r.iterations, "final_residual": r.final_residual,
+                 "converged": r.converged, "message": r.message}
+                for r in self.results
+            ],
+            "mean_psnr": mean([r.psnr for r in self.results]),
+            "mean_ssim": mean([r.ssim for r in self.results]),
+        }
+
+
+Event = IterationEvent | MeasurementResult | NoticeEvent | JobFinished
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _run_measurement(job: Job, spec, settings, device: torch.device, mask: np.ndarray, index: int,
+                     position: int, cancel: CancelToken | None, trace: list) -> Iterator[Event]:
+    cap = job.capture
+    y = torch.from_numpy(cap.measurements([index])[0]).to(device)
+    op = Cacti(torch.from_numpy(mask).to(device))
+    truth_np = cap.ground_truth([index])
+    truth = None if truth_np is None else torch.from_numpy(truth_np[0]).to(device)
+    x0 = None
+    if job.warm_start is not None:
+        x0 = torch.from_numpy(np.ascontiguousarray(job.warm_start[position], dtype=np.float32)).to(device)
+    with torch.inference_mode():
+        solver = spec.make_solver(op, y, settings, x0)
+        seconds, last_good, residual, k, message = 0.0, x0, math.nan, 0, None
+        p = s = None
+        for k in range(1, solver.max_iter + 1):
+            if cancel is not None and cancel.is_set():
+                k -= 1
+                break
+            t0 = time.perf_counter()
+            x, residual = solver.step()
+            _sync(device)
+            seconds += time.perf_counter() - t0
+            if not math.isfinite(residual) or not bool(torch.isfinite(x).all()):
+                message = (f"stopped at iteration {job.k_offset + k}: the estimate became NaN/Inf "
+                           "(the iteration diverged); kept the last finite estimate.")
+                k -= 1
+                break
+            last_good = x
+            done = solver.converged() or k == solver.max_iter
+            preview = done or k % max(1, job.preview_every) == 0
+            p = s = None
+            if truth is not None and job.track_metrics:
+                p = psnr(x, truth)
+                if preview or k % max(1, job.ssim_every) == 0:
+                    s = ssim(x, truth)
+            event = IterationEvent(job.job_id, index, position, job.k_offset + k, residual, p, s,
+                                   x.float().cpu().numpy() if preview else None, seconds)
+            trace.append(IterationEvent(**{**event.__dict__, "estimate": None}))
+            yield event
+            if done:
+                break
+        if last_good is None:
+            last_good = op.initial(y) if x0 is None else x0
+        estimate = last_good.float().cpu().numpy()
+        if truth is not None:
+            p, s = psnr(last_good, truth), ssim(last_good, truth)
+        converged = bool(k > 0 and solver.converged())
+    yield MeasurementResult(index, estimate, p, s, seconds, job.k_offset + k, residual, converged, message)
+
+
+def run_job(job: Job, cancel: CancelToken | None = None) -> Iterator[Event]:
+    """Run ``job``; yield IterationEvent per iteration, MeasurementResult per measurement, and a
+    final JobFinished (also when cancelled, with the measurements finished so far)."""
+    spec = get_algorithm(job.algo)
+    settings = spec.settings(**job.settings)
+    mask = job.capture.mask_float()
+    indices = job.capture.check_indices(job.measurements)
+    if job.warm_start is not None and job.warm_start.shape[0] != len(indices):
+        raise JobError(f"warm start holds {job.warm_start.shape[0]} estimate(s) for {len(indices)} measurement(s).")
+    device = resolve_device(job.device)
+    results: list[MeasurementResult] = []
+    trace: list[IterationEvent] = []
+    for position, index in enumerate(indices):
+        if cancel is not None and cancel.is_set():
+            break
+        try:
+            for event in _run_measurement(job, spec, settings, device, mask, index, position, cancel, trace):
+                if isinstance(event, MeasurementResult):
+                    results.append(event)
+                yield event
+        except torch.OutOfMemoryError:
+            if device.type != "cuda":
+                raise JobError(f"Out of memory reconstructing measurement {index} on the CPU.") from None
+            torch.cuda.empty_cache()
+            yield NoticeEvent(job.job_id, f"{device} ran out of memory on measurement {index}; "
+                                          "continuing on the CPU.")
+            device = torch.device("cpu")
+            trace[:] = [e for e in trace if e.measurement != index]
+            for event in _run_measurement(job, spec, settings, device, mask, index, position, cancel, trace):
+                if isinstance(event, MeasurementResult):
+                    results.append(event)
+                yield event
+    cancelled = bool(cancel is not None and cancel.is_set())
+    yield JobFinished(job.job_id, job.algo, str(device), results, cancelled, job.config(), trace)
+
+
+def execute(job: Job, callback: Callable[[Event], None] | None = None,
+            cancel: CancelToken | None = None) -> JobFinished:
+    """Run ``job`` to the end, passing every event to ``callback``; return the final event."""
+    final = None
+    for event in run_job(job, cancel):
+        if callback is not None:
+            callback(event)
+        if isinstance(event, JobFinished):
+            final = event
+    assert final is not None
+    return final

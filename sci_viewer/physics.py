@@ -1,0 +1,40 @@
+"""The CACTI forward model and the GAP projection, in torch (CPU or CUDA).
+
+Shapes: a video estimate ``x`` is (..., B, H, W), a measurement ``y`` is (..., H, W), the mask
+``Phi`` is (B, H, W). ``A x = sum_b Phi_b x_b`` and ``A^T r = Phi * r``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+class Cacti:
+    """Forward operator of one mask, with the GAP projection built on it."""
+
+    def __init__(self, mask: torch.Tensor) -> None:
+        if mask.ndim != 3:
+            raise ValueError(f"mask must be (B, H, W), got {tuple(mask.shape)}")
+        self.mask = mask
+        phi_sum = (mask * mask).sum(0)
+        # Pixels no frame exposed carry no information: divide by 1 there (the estimate keeps A^T r = 0).
+        self.phi_sum = torch.where(phi_sum > 0, phi_sum, torch.ones_like(phi_sum))
+        self.zero_exposure = int((phi_sum == 0).sum())
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.mask.shape[0])
+
+    def A(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.mask * x).sum(-3)
+
+    def At(self, r: torch.Tensor) -> torch.Tensor:
+        return self.mask * r.unsqueeze(-3)
+
+    def initial(self, y: torch.Tensor) -> torch.Tensor:
+        """``x0 = A^T(y / Phi_sum)``: the least-norm solution of ``A x = y``."""
+        return self.At(y / self.phi_sum)
+
+    def project(self, v: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """GAP projection of ``v`` onto ``{x : A x = y}``: ``v + A^T((y - A v) / Phi_sum)``."""
+        return v + self.At((y - self.A(v)) / self.phi_sum)
