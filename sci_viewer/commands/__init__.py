@@ -1,0 +1,1 @@
+"""Subcommands of ``sci-viewer`` (see :mod:`sci_viewer.cli`)."""

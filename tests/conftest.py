@@ -1,0 +1,36 @@
+"""Shared fixtures: the shared data folder (``$SCI_DATA_DIR``) and synthesised captures."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+
+from sci_viewer.demo import demo_capture, real_like_capture
+from sci_viewer.settings import data_dir
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """Path of ../shared/data (or $SCI_DATA_DIR); tests needing it skip when it is absent."""
+    path = data_dir()
+    if not (path / "benchmark").is_dir():
+        pytest.skip(f"shared data not found at {path} (set SCI_DATA_DIR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo():
+    return demo_capture()
+
+
+@pytest.fixture(scope="session")
+def small_demo():
+    return demo_capture(size=64, n_meas=2)
+
+
+@pytest.fixture(scope="session")
+def real_like():
+    return real_like_capture(size=128)
