@@ -1,0 +1,1 @@
+"""Benchmarks run by ``sci-viewer bench NAME``; each prints its figures."""

@@ -1,0 +1,118 @@
+"""``sci-viewer reconstruct``: run one job through the engine, with a progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from tqdm import tqdm
+
+from sci_viewer.algorithms import algorithm_names, get_algorithm
+from sci_viewer.commands.common import add_capture_arguments, load_from_args, parse_indices
+from sci_viewer.engine import IterationEvent, Job, MeasurementResult, NoticeEvent, run_job
+from sci_viewer.errors import JobError
+
+# CLI flag -> settings field it sets (when the algorithm's settings have that field).
+_FLAG_FIELDS = {"iters": ("iterations", "max_iter"), "tol": ("tol",), "max_iter": ("max_iter",), "model": ("model",)}
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("reconstruct", help="reconstruct a capture and report/export the result")
+    add_capture_arguments(p)
+    p.add_argument("--algo", default="gap-tv", help=f"algorithm: {', '.join(algorithm_names())}")
+    p.add_argument("--measurements", help="which measurements, e.g. 0,2 or 0-3 (default: all)")
+    p.add_argument("--iters", type=int, help="iterations (GAP-TV, PnP-GAP) or max iterations (DE-GAP)")
+    p.add_argument("--tol", type=float, help="fixed-point tolerance (DE-GAP)")
+    p.add_argument("--max-iter", type=int, help="iteration cap (DE-GAP)")
+    p.add_argument("--model", help="trained denoiser name or .pt file (DE-GAP, PnP-GAP)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other algorithm setting (repeatable), e.g. --set tv_weight=0.2")
+    p.add_argument("--config", help="YAML run configuration (as saved beside exports); flags override it")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--out", help="export the reconstruction: .mp4 .gif .tif .png .npz .mat")
+    p.add_argument("--fps", type=float, default=10.0, help="frame rate of video exports")
+    p.add_argument("--report", help="write a JSON report here")
+    p.add_argument("--metrics", help="write per-iteration metrics (CSV) here")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _settings_from_args(args: argparse.Namespace, algo: str, base: dict[str, Any]) -> dict[str, Any]:
+    spec = get_algorithm(algo)
+    fields = {f.name: f for f in dataclasses.fields(spec.settings_type)}
+    settings = dict(base)
+    for flag, targets in _FLAG_FIELDS.items():
+        value = getattr(args, flag, None)
+        if value is None:
+            continue
+        target = next((t for t in targets if t in fields), None)
+        if target is None:
+            raise JobError(f"--{flag.replace('_', '-')} does not apply to {spec.label}; "
+                           f"its settings are {', '.join(fields)}.")
+        settings[target] = value
+    for item in args.set:
+        key, sep, raw = item.partition("=")
+        if not sep or key not in fields:
+            raise JobError(f"--set {item!r}: expected KEY=VALUE with KEY one of {', '.join(fields)}.")
+        settings[key] = yaml.safe_load(raw)
+    return settings
+
+
+def run(args: argparse.Namespace) -> int:
+    base: dict[str, Any] = {}
+    if args.config:
+        config = yaml.safe_load(Path(args.config).read_text()) or {}
+        base = config.get("settings", {})
+        if args.algo == "gap-tv" and config.get("algo"):
+            args.algo = config["algo"]
+        if args.measurements is None and config.get("measurements") is not None:
+            args.measurements = ",".join(str(i) for i in config["measurements"])
+    capture = load_from_args(args)
+    capture.require_mask()
+    job = Job(capture, args.algo, _settings_from_args(args, args.algo, base), device=args.device,
+              measurements=parse_indices(args.measurements), preview_every=10**9)
+    indices = capture.check_indices(job.measurements)
+    bar = None if args.quiet else tqdm(total=len(indices), unit="meas", file=sys.stderr, dynamic_ncols=True)
+    final = None
+    for event in run_job(job):
+        if isinstance(event, IterationEvent) and bar is not None:
+            bar.set_postfix_str(f"meas {event.measurement} k={event.k} res={event.residual:.2e}"
+                                + (f" psnr={event.psnr:.2f}" if event.psnr is not None else ""))
+        elif isinstance(event, MeasurementResult):
+            if bar is not None:
+                bar.update(1)
+            if event.message:
+                tqdm.write(f"measurement {event.index}: {event.message}", file=sys.stderr)
+        elif isinstance(event, NoticeEvent):
+            tqdm.write(event.message, file=sys.stderr)
+        else:
+            final = event
+    if bar is not None:
+        bar.close()
+    assert final is not None
+    report = final.report()
+    for m in report["measurements"]:
+        psnr = "n/a" if m["psnr"] is None else f"{m['psnr']:.2f} dB"
+        ssim = "n/a" if m["ssim"] is None else f"{m['ssim']:.4f}"
+        print(f"measurement {m['index']}: PSNR {psnr}  SSIM {ssim}  {m['iterations']} it  "
+              f"{m['seconds']:.2f} s  residual {m['final_residual']:.2e}")
+    if report["mean_psnr"] is not None:
+        print(f"mean PSNR {report['mean_psnr']:.2f} dB  mean SSIM {report['mean_ssim']:.4f}  ({final.algo}, {final.device})")
+    if args.report:
+        Path(args.report).write_text(json.dumps(report, indent=2))
+    if args.metrics:
+        from sci_viewer.export import write_metrics_csv
+
+        write_metrics_csv(args.metrics, final.trace)
+    if args.out:
+        from sci_viewer.export import export_video, save_config_yaml
+
+        path = export_video(args.out, final.reconstruction, fps=args.fps)
+        save_config_yaml(Path(str(path) + ".yaml"), final.config)
+        print(f"wrote {path}")
+    return 0

@@ -1,0 +1,131 @@
+"""The engine: one event per iteration, metrics, cancel, warm start, faults."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+
+from sci_viewer.algorithms import AlgorithmSpec, register_algorithm
+from sci_viewer.engine import (CancelToken, IterationEvent, Job, JobFinished, MeasurementResult, execute,
+                               run_job)
+from sci_viewer.errors import JobError, MaskRequiredError
+
+
+def test_one_event_per_iteration_with_metrics(small_demo):
+    events = list(run_job(Job(small_demo, "gap-tv", {"iterations": 7}, device="cpu", preview_every=3)))
+    its = [e for e in events if isinstance(e, IterationEvent)]
+    assert [e.k for e in its] == list(range(1, 8)) * 2
+    assert [e.measurement for e in its] == [0] * 7 + [1] * 7
+    assert all(e.psnr is not None and np.isfinite(e.residual) for e in its)
+    # Estimates arrive every 3rd iteration and on the last one, SSIM with them.
+    assert [e.k for e in its[:7] if e.estimate is not None] == [3, 6, 7]
+    assert all(e.ssim is not None for e in its if e.estimate is not None)
+    assert its[2].estimate.shape == (8, 64, 64)
+    final = events[-1]
+    assert isinstance(final, JobFinished) and not final.cancelled
+    assert final.reconstruction.shape == (2, 8, 64, 64)
+    assert len(final.trace) == 14 and all(e.estimate is None for e in final.trace)
+
+
+def test_gap_tv_improves_over_iterations(small_demo):
+    final = execute(Job(small_demo, "gap-tv", {"iterations": 30}, device="cpu", measurements=[0]))
+    psnrs = [e.psnr for e in final.trace]
+    assert psnrs[-1] > psnrs[0] + 3
+    assert final.results[0].psnr == pytest.approx(psnrs[-1], abs=1e-6)
+    # Residual (relative change) shrinks as the iteration settles.
+    assert final.trace[-1].residual < final.trace[1].residual
+
+
+def test_cancel_between_iterations_keeps_consistent_state(small_demo):
+    cancel = CancelToken()
+    seen = []
+    for event in run_job(Job(small_demo, "gap-tv", {"iterations": 500}, device="cpu"), cancel):
+        seen.append(event)
+        if isinstance(event, IterationEvent) and event.k == 5:
+            cancel.cancel()
+    its = [e for e in seen if isinstance(e, IterationEvent)]
+    assert its[-1].k == 5
+    results = [e for e in seen if isinstance(e, MeasurementResult)]
+    assert len(results) == 1 and results[0].iterations == 5  # the second measurement never starts
+    final = seen[-1]
+    assert isinstance(final, JobFinished) and final.cancelled
+    assert np.isfinite(final.reconstruction).all()
+
+
+def test_warm_start_continues_iteration_numbers(small_demo):
+    first = execute(Job(small_demo, "gap-tv", {"iterations": 5}, device="cpu", measurements=[1]))
+    more = execute(Job(small_demo, "gap-tv", {"iterations": 3}, device="cpu", measurements=[1],
+                       warm_start=first.reconstruction, k_offset=5))
+    assert [e.k for e in more.trace] == [6, 7, 8]
+    assert more.results[0].iterations == 8
+
+
+def test_back_to_back_jobs_do_not_mix_events(small_demo):
+    a = Job(small_demo, "gap-tv", {"iterations": 2}, device="cpu")
+    b = Job(small_demo, "gap-tv", {"iterations": 2}, device="cpu")
+    ea, eb = run_job(a), run_job(b)
+    interleaved = [next(ea), next(eb), next(ea), next(eb)]
+    assert [e.job_id for e in interleaved] == [a.job_id, b.job_id, a.job_id, b.job_id]
+    assert a.job_id != b.job_id
+
+
+@dataclass
+class _DivergeSettings:
+    iterations: int = 10
+    blow_up_at: int = 4
+
+
+class _DivergingSolver:
+    def __init__(self, op, y, settings, x0=None):
+        self.op, self.s, self.k, self.max_iter = op, settings, 0, settings.iterations
+        self.x = op.initial(y)
+
+    def step(self):
+        self.k += 1
+        self.x = self.x * 1.01 if self.k < self.s.blow_up_at else self.x * float("nan")
+        return self.x, 0.01
+
+    def converged(self):
+        return False
+
+
+def test_divergence_stops_with_message_and_keeps_last_good(small_demo):
+    register_algorithm(AlgorithmSpec("test-diverge", "Diverging", _DivergeSettings, _DivergingSolver))
+    final = execute(Job(small_demo, "test-diverge", device="cpu", measurements=[0]))
+    r = final.results[0]
+    assert r.iterations == 3
+    assert "NaN" in r.message
+    assert np.isfinite(r.estimate).all()
+
+
+def test_unknown_setting_and_algorithm_are_refused(small_demo):
+    with pytest.raises(JobError, match="no setting bogus"):
+        list(run_job(Job(small_demo, "gap-tv", {"bogus": 1}, device="cpu")))
+    with pytest.raises(JobError, match="Unknown algorithm"):
+        list(run_job(Job(small_demo, "nope", device="cpu")))
+
+
+def test_missing_mask_asks_for_one(small_demo):
+    from dataclasses import replace
+
+    no_mask = replace(small_demo, mask=None, truth=None)
+    with pytest.raises(MaskRequiredError, match="needs the calibrated mask"):
+        list(run_job(Job(no_mask, "gap-tv", device="cpu")))
+
+
+def test_cuda_request_without_gpu_is_a_clear_error(small_demo):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(JobError, match="no CUDA GPU"):
+        list(run_job(Job(small_demo, "gap-tv", device="cuda")))
+
+
+def test_real_like_capture_runs_without_truth(real_like):
+    from dataclasses import replace
+
+    cap = replace(real_like, truth=None)
+    final = execute(Job(cap, "gap-tv", {"iterations": 3}, device="cpu"))
+    assert final.results[0].psnr is None
+    assert final.reconstruction.shape == (1, 10, 128, 128)
+    assert final.report()["mean_psnr"] is None
