@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import sys
 from pathlib import Path
 
 from sci_viewer.settings import RESOURCES_DIR
@@ -38,9 +39,11 @@ def load_plugins() -> list[str]:
                 spec = importlib.util.spec_from_file_location(name, path)
                 assert spec and spec.loader
                 module = importlib.util.module_from_spec(spec)
+                sys.modules[name] = module  # dataclasses and pickling look modules up here
                 spec.loader.exec_module(module)
                 loaded.append(path.stem)
             except Exception as exc:  # a broken plugin must not take the app down
+                sys.modules.pop(name, None)
                 load_errors[str(path)] = f"{type(exc).__name__}: {exc}"
                 log.warning("plugin %s failed to load: %s", path, exc)
     return loaded
