@@ -223,7 +223,7 @@ def run_job(job: Job, cancel: CancelToken | None = None) -> Iterator[Event]:
                     results.append(event)
                 yield event
         except torch.OutOfMemoryError:
-            if device.type != "cuda":
+            if device.type == "cpu":
                 raise JobError(f"Out of memory reconstructing measurement {index} on the CPU.") from None
             torch.cuda.empty_cache()
             yield NoticeEvent(job.job_id, f"{device} ran out of memory on measurement {index}; "

@@ -19,7 +19,12 @@ class Cacti:
         phi_sum = (mask * mask).sum(0)
         # Pixels no frame exposed carry no information: divide by 1 there (the estimate keeps A^T r = 0).
         self.phi_sum = torch.where(phi_sum > 0, phi_sum, torch.ones_like(phi_sum))
-        self.zero_exposure = int((phi_sum == 0).sum())
+        self._exposed = phi_sum > 0
+
+    @property
+    def zero_exposure(self) -> int:
+        """Number of pixels no frame exposed (computed on demand: it syncs the device)."""
+        return int((~self._exposed).sum())
 
     @property
     def n_frames(self) -> int:

@@ -129,3 +129,36 @@ def test_real_like_capture_runs_without_truth(real_like):
     assert final.results[0].psnr is None
     assert final.reconstruction.shape == (1, 10, 128, 128)
     assert final.report()["mean_psnr"] is None
+
+
+@dataclass
+class _OomSettings:
+    iterations: int = 3
+
+
+class _OomOffCpuSolver(_DivergingSolver):
+    """Runs out of memory on any device but the CPU."""
+
+    def __init__(self, op, y, settings, x0=None):
+        if y.device.type != "cpu":
+            raise torch.OutOfMemoryError("simulated out of memory")
+        self.op, self.k, self.max_iter = op, 0, settings.iterations
+        self.x = op.initial(y)
+
+    def step(self):
+        self.k += 1
+        self.x = self.x * 0.5
+        return self.x, 0.5
+
+
+def test_out_of_memory_on_accelerator_falls_back_to_cpu(small_demo, monkeypatch):
+    import sci_viewer.engine as engine
+
+    register_algorithm(AlgorithmSpec("test-oom", "OOM", _OomSettings, _OomOffCpuSolver))
+    monkeypatch.setattr(engine, "resolve_device", lambda name: torch.device("meta"))
+    events = list(run_job(Job(small_demo, "test-oom", device="cuda", measurements=[0, 1])))
+    notices = [e for e in events if isinstance(e, engine.NoticeEvent)]
+    assert len(notices) == 1 and "continuing on the CPU" in notices[0].message
+    final = events[-1]
+    assert final.device == "cpu" and len(final.results) == 2
+    assert [e.k for e in final.trace] == [1, 2, 3, 1, 2, 3]
