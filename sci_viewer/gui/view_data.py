@@ -1,0 +1,62 @@
+"""What the views show: arrays for a source name and measurement, from the capture and runs.
+
+Capture-derived arrays (scaled measurement, ground truth, mask) are converted once and cached;
+run estimates are the run store's own arrays (no copies).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from sci_viewer.capture import Capture
+from sci_viewer.gui.run_controller import RunController
+
+TRUTH_KEY = "truth"
+
+
+class ViewData:
+    """Providers for :class:`VideoView` (by source name) and :class:`CompareView` (by key)."""
+
+    def __init__(self, runs: RunController) -> None:
+        self.runs = runs
+        self.capture: Capture | None = None
+        self._cache: dict[tuple[str, int], np.ndarray] = {}
+
+    def set_capture(self, capture: Capture | None) -> None:
+        self.capture = capture
+        self._cache.clear()
+
+    def _cached(self, key: str, meas: int, make: Callable[[], np.ndarray | None]) -> np.ndarray | None:
+        if (key, meas) not in self._cache:
+            value = make()
+            if value is None:
+                return None
+            self._cache[(key, meas)] = value
+        return self._cache[(key, meas)]
+
+    def video(self, source: str, meas: int) -> np.ndarray | None:
+        """Estimate (of the current run), Ground truth, Measurement or Mask for measurement ``meas``."""
+        c = self.capture
+        if c is None or meas >= c.n_meas:
+            return None
+        if source == "Estimate":
+            record = self.runs.current
+            return None if record is None else record.estimates.get(meas)
+        if source == "Ground truth":
+            return self._cached("truth", meas, lambda: None if c.truth is None else c.ground_truth([meas])[0])
+        if source == "Measurement":
+            return self._cached("meas", meas, lambda: c.measurements([meas]))
+        if source == "Mask":
+            return None if c.mask is None else self._cached("mask", 0, c.mask_float)
+        return None
+
+    def compare(self, key: str, meas: int) -> np.ndarray | None:
+        """``"truth"`` or ``"run:<id>"`` for measurement ``meas``."""
+        if key == TRUTH_KEY:
+            return self.video("Ground truth", meas)
+        if key and key.startswith("run:"):
+            record = self.runs.store.get(int(key[4:]))
+            return None if record is None else record.estimates.get(meas)
+        return None

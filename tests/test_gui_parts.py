@@ -1,0 +1,277 @@
+"""The app's parts: settings form, settings store and YAML configs, plot export, video view,
+mask loading, drag-and-drop, back-to-back runs, the ``gui`` subcommand."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from sci_viewer.gui.testing import RUN_TIMEOUT_MS, load_and_wait, make_window, run_and_wait  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def window_and_dialogs(qtbot, tmp_path, monkeypatch):
+    return make_window(qtbot, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def window(window_and_dialogs):
+    return window_and_dialogs[0]
+
+
+@dataclass
+class _Settings:
+    iterations: int = 7
+    tol: float = 1e-5
+    anderson: bool = True
+    mode: Literal["fast", "exact"] = "exact"
+    sigma: float | None = None
+    sigmas: list[float] = field(default_factory=lambda: [0.2, 0.1])
+    model: str = "net"
+
+
+def test_settings_form_is_generated_from_dataclass_fields(qtbot):
+    from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox
+
+    from sci_viewer.gui.settings_form import SettingsForm
+
+    form = SettingsForm()
+    qtbot.addWidget(form)
+    form.set_settings_type(_Settings)
+    assert form.field_names() == ["iterations", "tol", "anderson", "mode", "sigma", "sigmas", "model"]
+    assert isinstance(form.editor("iterations"), QSpinBox)
+    assert isinstance(form.editor("anderson"), QCheckBox)
+    assert isinstance(form.editor("mode"), QComboBox)
+    assert isinstance(form.editor("tol"), QLineEdit)
+    assert form.values() == {"iterations": 7, "tol": 1e-5, "anderson": True, "mode": "exact", "sigma": None,
+                             "sigmas": [0.2, 0.1], "model": "net"}
+    form.set_values({"iterations": 3, "tol": 2e-4, "anderson": False, "mode": "fast", "sigma": 0.05,
+                     "sigmas": [0.3], "model": "other"})
+    assert _Settings(**form.values()) == _Settings(3, 2e-4, False, "fast", 0.05, [0.3], "other")
+    form.editor("sigma").setText("")
+    assert form.values()["sigma"] is None
+
+
+def test_every_registered_algorithm_gets_a_valid_form(window):
+    from sci_viewer.algorithms import algorithm_names, get_algorithm
+
+    for name in algorithm_names():
+        assert window.run_panel.set_algorithm(name)
+        get_algorithm(name).settings(**window.run_panel.form.values())  # accepted as is
+
+
+def test_settings_store_remembers(tmp_path):
+    from sci_viewer.gui.main_window import isolated_settings
+
+    store = isolated_settings(tmp_path / "s.ini")
+    store.set_fps(17.5)
+    store.set_colormap("viridis")
+    for name in ("a.mat", "b.mat", "a.mat"):
+        store.add_recent_file(tmp_path / name)
+    store.set_algorithm_defaults("gap-tv", {"iterations": 12})
+    store.sync()
+    again = isolated_settings(tmp_path / "s.ini")
+    assert again.fps() == 17.5 and again.colormap() == "viridis"
+    assert [p.rsplit("/", 1)[-1] for p in again.recent_files()] == ["a.mat", "b.mat"]
+    assert again.algorithm_defaults("gap-tv") == {"iterations": 12}
+
+
+def test_run_config_yaml_roundtrip(window, small_demo, tmp_path, window_and_dialogs):
+    window.set_capture(small_demo)
+    window.run_panel.form.set_values({"iterations": 9, "tv_weight": 0.15})
+    window.run_panel.set_measurements([1])
+    window.save_config(tmp_path / "run.yaml")
+    window.run_panel.form.set_values({"iterations": 40, "tv_weight": 0.3})
+    window.run_panel.set_measurements([0])
+    window.load_config(tmp_path / "run.yaml")
+    opts = window.run_panel.job_options()
+    assert opts["settings"]["iterations"] == 9 and opts["settings"]["tv_weight"] == 0.15
+    assert opts["measurements"] == [1]
+    # A file that is not a run configuration is refused with a dialog.
+    (tmp_path / "bad.yaml").write_text("just: text\n")
+    window.load_config(tmp_path / "bad.yaml")
+    assert "not a run configuration" in window_and_dialogs[1].calls[-1][1]
+
+
+def test_plot_export_png_and_csv(qtbot, window, small_demo, tmp_path):
+    window.set_capture(small_demo)
+    window.run_panel.form.set_values({"iterations": 4})
+    record = run_and_wait(qtbot, window)
+    png = window.plot.export_png(tmp_path / "plot.png")
+    assert png.stat().st_size > 1000
+    rows = list(csv.DictReader(open(window.plot.export_csv(tmp_path / "plot.csv"))))
+    assert [int(r["k"]) for r in rows] == [1, 2, 3, 4]
+    assert all(r["run"] == record.label and float(r["residual"]) > 0 and r["psnr"] for r in rows)
+
+
+def test_video_view_levels_frames_and_sources(qtbot, window, small_demo):
+    window.set_capture(small_demo)
+    video = window.video
+    video.set_source("Ground truth")
+    assert video.volume().shape == (8, 64, 64)
+    assert video.levels() == (0.0, 1.0)
+    video.set_frame(5)
+    assert video.levels() == (0.0, 1.0) and video.frame_label.text() == "frame 6/8"
+    video.set_levels(0.1, 0.7)
+    video.set_frame(2)
+    assert video.levels() == (0.1, 0.7)  # contrast stays put across frames
+    video.play_button.setChecked(True)
+    video.fps_spin.setValue(60)
+    qtbot.waitUntil(lambda: video.frame() != 2, timeout=3000)
+    video.play_button.setChecked(False)
+    video.set_source("Measurement")
+    assert video.volume().shape == (1, 64, 64)
+    video.set_source("Mask")
+    assert video.volume().shape == (8, 64, 64)
+    video.set_colormap("viridis")
+    assert window.store.colormap() == "viridis"
+
+
+def test_capture_then_separate_mask(qtbot, window, small_demo, tmp_path):
+    np.savez(tmp_path / "cap.npz", meas=small_demo.meas)
+    np.savez(tmp_path / "cal_mask.npz", mask=small_demo.mask)
+    load_and_wait(qtbot, window, tmp_path / "cap.npz")
+    assert window.capture.mask is None
+    assert "none" in window.capture_panel.label_text("mask_source")
+    before = window.capture
+    window.open_mask(tmp_path / "cal_mask.npz")
+    qtbot.waitUntil(lambda: window.capture is not before and window.busy_tasks() == 0, timeout=RUN_TIMEOUT_MS)
+    assert window.capture.mask.shape == (8, 64, 64)
+    assert "cal_mask.npz" in window.capture_panel.label_text("mask_source")
+    window.run_panel.form.set_values({"iterations": 2})
+    assert run_and_wait(qtbot, window).finished
+
+
+def test_run_without_mask_is_refused_with_a_message(qtbot, window_and_dialogs, small_demo):
+    window, dialogs = window_and_dialogs
+    window.set_capture(small_demo.__class__(small_demo.meas, name="no mask"))
+    assert window.start_run() is None
+    assert "mask" in dialogs.calls[-1][1]
+
+
+def test_drop_two_files_opens_capture_and_mask(qtbot, window, small_demo, tmp_path):
+    np.savez(tmp_path / "scene.npz", meas=small_demo.meas)
+    np.savez(tmp_path / "scene_mask.npz", mask=small_demo.mask)
+    before = window.capture
+    window.open_dropped([str(tmp_path / "scene_mask.npz"), str(tmp_path / "scene.npz")])
+    qtbot.waitUntil(lambda: window.capture is not before and window.busy_tasks() == 0, timeout=RUN_TIMEOUT_MS)
+    assert window.capture.mask is not None
+    assert window.store.recent_files()[0].endswith("scene.npz")
+    assert window.recent_menu.actions()
+
+
+def test_back_to_back_runs_do_not_mix(qtbot, window, small_demo):
+    window.set_capture(small_demo)
+    window.run_panel.form.set_values({"iterations": 2000})
+    with qtbot.waitSignal(window.runs.sigIdle, timeout=RUN_TIMEOUT_MS):
+        long_run = window.start_run()
+        qtbot.waitUntil(lambda: window.plot.point_count(long_run.run_id) >= 2, timeout=RUN_TIMEOUT_MS)
+        window.stop_run()
+    n_long = window.plot.point_count(long_run.run_id)
+    window.run_panel.form.set_values({"iterations": 3})
+    short = run_and_wait(qtbot, window)
+    assert window.plot.point_count(short.run_id) == 3
+    assert window.plot.point_count(long_run.run_id) == n_long
+    assert len(short.estimates) == 1 and len(long_run.estimates) == 1  # bounded: latest estimate only
+
+
+def test_gui_subcommand_is_wired():
+    from sci_viewer.cli import build_parser
+
+    args = build_parser().parse_args(["gui", "capture.mat", "--mask", "m.mat"])
+    assert args.command == "gui" and args.capture == "capture.mat" and args.mask == "m.mat"
+    from sci_viewer.commands import gui
+
+    assert args.handler is gui.run
+
+
+def test_run_history_is_bounded(small_demo):
+    from sci_viewer.gui.run_store import RunStore
+
+    store = RunStore(max_runs=3)
+    runs = [store.new_run("gap-tv", "GAP-TV", {}, "cpu", [0], small_demo) for _ in range(5)]
+    assert [r.label for r in store.runs()] == ["GAP-TV #3", "GAP-TV #4", "GAP-TV #5"]
+    assert store.get(runs[0].run_id) is None
+
+
+def test_instant_tasks_are_all_noticed(qtbot, window):
+    """A task that ends before its thread's signals could be connected is still counted as done."""
+    results = []
+    for i in range(20):
+        window.tasks.submit(lambda progress, cancel, i=i: i, results.append, lambda m, d: results.append(m))
+    qtbot.waitUntil(lambda: window.busy_tasks() == 0 and len(results) == 20, timeout=RUN_TIMEOUT_MS)
+    assert sorted(results) == list(range(20))
+
+
+def test_hover_and_pixel_readouts(qtbot, window, small_demo):
+    import math
+
+    from PySide6.QtCore import QPointF
+
+    window.set_capture(small_demo)
+    window.run_panel.form.set_values({"iterations": 4})
+    record = run_and_wait(qtbot, window)
+    plot = window.plot
+    plot.refresh()
+    x, y = plot.curve_data(record.run_id, 0, "residual")
+    vb = plot.plots["residual"].vb
+
+    def settled() -> bool:  # the plot fits its data lazily, on a later event-loop pass
+        (x0, x1), (y0, y1) = vb.viewRange()
+        return vb.width() > 50 and x0 <= 2 <= x1 and y0 <= math.log10(y[1]) <= y1
+
+    qtbot.waitUntil(settled)
+    scene_pos = plot.plots["residual"].vb.mapViewToScene(QPointF(2, math.log10(y[1])))
+    plot._hover(scene_pos)
+    assert "K=2" in plot.hover_label.text() and "PSNR" in plot.hover_label.text()
+    video = window.video
+    video.set_source("Ground truth")
+    # The view fits the frame lazily, on a later event-loop pass.
+    qtbot.waitUntil(lambda: video.view.sceneBoundingRect().contains(video.image.mapToScene(QPointF(3.5, 4.5))))
+    video._mouse_moved(video.image.mapToScene(QPointF(3.5, 4.5)))
+    expected = small_demo.ground_truth([0])[0][video.frame(), 4, 3]
+    assert video.pixel_label.text() == f"x 3  y 4  value {float(expected):.4g}"
+
+
+def test_algorithm_defaults_are_remembered(qtbot, window, small_demo):
+    from sci_viewer.gui.main_window import MainWindow
+
+    window.set_capture(small_demo)
+    window.run_panel.form.set_values({"iterations": 2, "tv_weight": 0.2})
+    run_and_wait(qtbot, window)
+    again = MainWindow(settings=window.store, log_file=window.log._file)
+    qtbot.addWidget(again)
+    assert again.run_panel.form.values()["iterations"] == 2
+    assert again.run_panel.form.values()["tv_weight"] == 0.2
+
+
+def test_closing_during_a_run_stops_it_cleanly(qtbot, window, small_demo):
+    window.set_capture(small_demo)
+    window.run_panel.form.set_values({"iterations": 2000})
+    record = window.start_run()
+    qtbot.waitUntil(lambda: window.plot.point_count(record.run_id) >= 2, timeout=RUN_TIMEOUT_MS)
+    window.close()
+    assert window.runs.wait(1000)
+    assert window.plot.point_count(record.run_id) < 2000
+
+
+def test_gui_latency_benchmark_runs(tmp_path, small_demo):
+    import os
+    import subprocess
+    import sys
+
+    np.savez(tmp_path / "tiny.npz", meas=small_demo.meas, mask=small_demo.mask)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run([sys.executable, "-m", "sci_viewer.cli", "bench", "gui-latency", "--capture",
+                          str(tmp_path / "tiny.npz"), "--iterations", "5", "--measurements", "0"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert "worst timer delay" in out.stdout, out.stdout + out.stderr
+    assert "5 iterations" in out.stdout
