@@ -196,8 +196,11 @@ def _run_measurement(job: Job, spec, settings, device: torch.device, mask: np.nd
         if last_good is None:
             last_good = op.initial(y) if x0 is None else x0
         estimate = last_good.float().cpu().numpy()
-        if truth is not None:
+        stopped = cancel is not None and cancel.is_set()
+        if truth is not None and not stopped:
             p, s = psnr(last_good, truth), ssim(last_good, truth)
+        elif truth is not None and p is None:  # stopped before any metric: PSNR is cheap
+            p = psnr(last_good, truth)
         converged = bool(k > 0 and solver.converged())
     yield MeasurementResult(index, estimate, p, s, seconds, job.k_offset + k, residual, converged, message)
 
