@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 import torch
 
@@ -14,12 +15,17 @@ from sci_viewer.engine import Job, execute
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", action="append", help="cpu / cuda (repeatable; default cpu and cuda if present)")
     p.add_argument("--repeat", type=int, default=2, help="timed repeats per scene (the best is kept)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--json", help="save the figures here")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
     devices = args.device or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {os.cpu_count()} cores, "
+          f"load average {load:.2f} (timings are only comparable on a quiet machine)")
     print(f"{'scene':10} {'device':6} {'PSNR':>7} {'SSIM':>7} {'s/meas':>8}")
     rows = []
     for device in devices:
