@@ -1,0 +1,70 @@
+"""``sci-viewer train``: train a denoiser / DE-GAP model from a YAML config (see sci_viewer.training)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from sci_viewer.settings import RESOURCES_DIR
+
+CHECKPOINTS = RESOURCES_DIR.parent / "checkpoints"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "train", help="train a denoiser and fine-tune it as a DE-GAP model",
+        description="Train from a YAML config (stages: pretrain, deq). Checkpoints, log.jsonl and the "
+                    "exported models (best.pt, <stage>_final.pt) go to the run folder.",
+    )
+    p.add_argument("--config", required=True, help="YAML file, e.g. resources/train/degap-default.yaml")
+    p.add_argument("--out", default=None, help="run folder (default: checkpoints/<config name>)")
+    p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt (steps, optimiser, RNG)")
+    p.add_argument("--device", default=None, choices=None, help="auto | cpu | cuda[:N] (default: the config's)")
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many more steps")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--export", metavar="PATH", default=None,
+                   help="do not train: copy a model of the run folder to PATH (e.g. resources/models/NAME.pt)")
+    p.add_argument("--pick", default="best", help="which model of the run to export: best (highest validation "
+                   "PSNR, default), best_pretrain, best_deq, pretrain_final, deq_final")
+    return p
+
+
+def export(run_dir: Path, pick: str, dest: Path) -> Path:
+    """Copy ``run_dir/<pick>.pt`` (a model file) to ``dest``, adding where it came from to its meta."""
+    import torch
+
+    from sci_viewer.errors import JobError
+    from sci_viewer.models import save_model
+
+    src = run_dir / f"{pick}.pt"
+    if not src.exists():
+        raise JobError(f"No '{src}' to export; train first (files there: "
+                       f"{', '.join(sorted(p.name for p in run_dir.glob('*.pt'))) or 'none'}).")
+    blob = torch.load(src, map_location="cpu", weights_only=True)
+    meta = dict(blob.get("meta", {}), exported_from=f"{run_dir.name}/{src.name}")
+    from sci_viewer.models import build_denoiser
+
+    net = build_denoiser(blob["arch"], **blob["kwargs"])
+    net.load_state_dict(blob["state_dict"])
+    return save_model(net, dest, blob["arch"], blob["kwargs"], meta)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sci_viewer.training.config import load_config
+    from sci_viewer.training.loop import Trainer
+
+    cfg = load_config(args.config)
+    out = Path(args.out) if args.out else CHECKPOINTS / (cfg.name or Path(args.config).stem)
+    if args.export:
+        path = export(out, args.pick, Path(args.export))
+        print(f"exported {out / (args.pick + '.pt')} -> {path}")
+        return 0
+    trainer = Trainer(cfg, out, device=args.device, resume=args.resume, quiet=args.quiet)
+    if not args.quiet:
+        print(f"training '{cfg.name}' on {trainer.device}: {len(trainer.train_scenes)} scenes, "
+              f"held out {', '.join(trainer.val_scenes)}; step {trainer.step}/{trainer.total}; run folder {out}")
+    record = trainer.run(max_steps=args.max_steps)
+    if not args.quiet:
+        print(json.dumps({"step": trainer.step, "best_val_psnr": trainer.best, **record}))
+    return 0

@@ -1,0 +1,141 @@
+"""Denoisers: one registry shared by the algorithms, the GUI, the trainer and plugins.
+
+Call convention of every denoiser: ``net(x, sigma=None)`` with ``x`` a (N, B, H, W) video on
+[0, 1] returns the denoised video (N, B, H, W) -- the estimate itself, not the noise (an attribute
+``residual = True`` says the network computes it as the input plus a learned correction). Any B
+and any H, W work. ``sigma`` (float or (N,) tensor, 0..1 scale) is used by noise-conditioned
+networks and ignored by the others.
+
+Trained weights live in ``resources/models/NAME.pt`` as ``{"arch", "kwargs", "state_dict",
+"meta"}`` with a model card ``NAME.md`` beside them. A plugin adds an architecture with
+``register_denoiser("my-net", MyNet)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn as nn
+
+from sci_viewer.errors import JobError
+from sci_viewer.settings import RESOURCES_DIR
+
+DEFAULT_MODEL = "degap-default"
+MODELS_DIR = RESOURCES_DIR / "models"
+
+_DENOISERS: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register_denoiser(name: str, cls: Callable[..., nn.Module]) -> None:
+    """Add (or replace) a denoiser architecture under ``name``."""
+    _DENOISERS[name] = cls
+
+
+def denoiser_names() -> list[str]:
+    """Registered architecture names, sorted."""
+    _load_builtin()
+    return sorted(_DENOISERS)
+
+
+def build_denoiser(arch: str, **kwargs: Any) -> nn.Module:
+    """A fresh (untrained) denoiser of architecture ``arch``."""
+    _load_builtin()
+    if arch not in _DENOISERS:
+        raise JobError(f"Unknown denoiser '{arch}'; known: {', '.join(sorted(_DENOISERS))}.")
+    return _DENOISERS[arch](**kwargs)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A trained model found under ``resources/models``."""
+
+    name: str
+    arch: str
+    path: Path
+    card: str = ""
+    summary: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def save_model(net: nn.Module, path: str | Path, arch: str, kwargs: dict[str, Any], meta: dict[str, Any] | None = None) -> Path:
+    """Write ``net`` as a model file ``{"arch", "kwargs", "state_dict", "meta"}``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+    torch.save({"arch": arch, "kwargs": dict(kwargs), "state_dict": state, "meta": dict(meta or {})}, path)
+    return path
+
+
+def _resolve(name_or_path: str | Path) -> Path:
+    p = Path(name_or_path)
+    if p.suffix == ".pt" and p.exists():
+        return p
+    candidate = MODELS_DIR / f"{name_or_path}.pt"
+    if candidate.exists():
+        return candidate
+    known = ", ".join(m.name for m in list_models()) or "none"
+    raise JobError(f"No model '{name_or_path}' (not a .pt file, not in {MODELS_DIR}); known models: {known}.")
+
+
+def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str | torch.device = "cpu") -> nn.Module:
+    """Load a trained denoiser by name (``resources/models/NAME.pt``) or path, in eval mode.
+
+    The returned module carries ``model_meta`` (the file's ``meta`` dict) and ``model_arch``.
+    """
+    path = _resolve(name_or_path)
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    net = build_denoiser(blob["arch"], **blob.get("kwargs", {}))
+    net.load_state_dict(blob["state_dict"])
+    net.model_meta = blob.get("meta", {})  # type: ignore[attr-defined]
+    net.model_arch = blob["arch"]  # type: ignore[attr-defined]
+    return net.to(device).eval()
+
+
+def list_models(folder: str | Path | None = None) -> list[ModelInfo]:
+    """Trained models (``*.pt``) in ``folder`` (default ``resources/models``) with their cards."""
+    folder = Path(folder) if folder else MODELS_DIR
+    infos = []
+    for path in sorted(folder.glob("*.pt")):
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:  # an unreadable file is skipped, not fatal
+            continue
+        card_path = path.with_suffix(".md")
+        card = card_path.read_text(encoding="utf-8") if card_path.exists() else ""
+        meta = blob.get("meta", {})
+        summary = str(meta.get("summary", "")) or _first_paragraph(card)
+        infos.append(ModelInfo(path.stem, blob.get("arch", "?"), path, card, summary, meta))
+    return infos
+
+
+def _first_paragraph(card: str) -> str:
+    for block in card.split("\n\n"):
+        text = " ".join(line.strip() for line in block.splitlines() if not line.startswith("#")).strip()
+        if text:
+            return text
+    return ""
+
+
+_builtin_loaded = False
+
+
+def _load_builtin() -> None:
+    global _builtin_loaded
+    if _builtin_loaded:
+        return
+    _builtin_loaded = True
+    from sci_viewer.models.cnn import RSNCNN, SimpleCNN
+    from sci_viewer.models.ffdnet import FFDNet
+    from sci_viewer.models.unet import UNet
+
+    for name, cls in (("cnn", SimpleCNN), ("rsn-cnn", RSNCNN), ("unet", UNet), ("ffdnet", FFDNet)):
+        _DENOISERS.setdefault(name, cls)
+
+
+__all__ = [
+    "DEFAULT_MODEL", "MODELS_DIR", "ModelInfo", "build_denoiser", "denoiser_names", "list_models",
+    "load_model", "register_denoiser", "save_model",
+]

@@ -1,0 +1,117 @@
+"""Training configuration: a YAML file mapped onto small dataclasses (unknown keys are refused)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sci_viewer.errors import JobError
+
+
+@dataclass
+class DataConfig:
+    root: str = ""                                  # default: settings.data_dir()/train/davis2016_val
+    val_scenes: list[str] = field(default_factory=lambda: ["bmx-trees", "car-shadow", "kite-surf"])
+    train_scenes: list[str] = field(default_factory=list)   # empty: every scene not held out
+    frames: list[int] = field(default_factory=lambda: [8, 10])  # B drawn per step
+    strides: list[int] = field(default_factory=lambda: [1, 2])  # temporal stride drawn per sample
+    scales: list[int] = field(default_factory=lambda: [1, 2])   # spatial downscale drawn per sample
+    mask_density: list[float] = field(default_factory=lambda: [0.5, 0.5])  # P(mask=1) range
+
+
+@dataclass
+class PretrainConfig:
+    steps: int = 0
+    batch: int = 4
+    crop: int = 96
+    lr: float = 5e-4
+    sigma_max: float = 50 / 255
+    p_gaussian: float = 0.4        # plain Gaussian noise; the rest are GAP-projected errors
+    p_temporal: float = 0.2        # of the projected ones: a temporal-blur error (GAP-TV-like)
+    proj_sigma_max: float = 0.25   # std of the error before projection
+
+
+@dataclass
+class DeqConfig:
+    steps: int = 0
+    batch: int = 2
+    crop: int = 128
+    lr: float = 1e-4
+    tol: float = 1e-3
+    max_iter: int = 30
+    anderson_m: int = 5
+    beta: float = 1.0
+    lam: float = 1e-4
+    backward: str = "phantom"      # phantom (k damped unrolled steps; k=1: Jacobian-free) | implicit
+    phantom_k: int = 2
+    phantom_damping: float = 0.5
+    implicit_iters: int = 8        # fixed-point iterations of a = J^T a + g (truncated Neumann)
+    residual_weight: float = 0.1   # penalty on the fixed-point residual ||f(z)-z||^2/||z||^2
+    denoise_weight: float = 0.0    # keep a pretraining-style denoising loss alongside
+
+
+@dataclass
+class ValConfig:
+    every_steps: int = 200         # in the pretrain stage (0: only at the stage's end)
+    deq_every_steps: int = 50      # in the deq stage
+    size: int = 256
+    frames: int = 8
+    per_scene: int = 1
+    tol: float = 1e-4
+    max_iter: int = 60
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "unet"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainConfig:
+    name: str = "run"
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 0                # torch threads (0: leave torch's default)
+    grad_clip: float = 1.0
+    checkpoint_every_s: float = 180.0
+    init_from: str = ""             # a model file (.pt) whose weights start the run (not on --resume)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    deq: DeqConfig = field(default_factory=DeqConfig)
+    val: ValConfig = field(default_factory=ValConfig)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+    if not isinstance(values, dict):
+        raise JobError(f"Section '{where}' of the training config must be a mapping.")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise JobError(f"Unknown key(s) {', '.join(unknown)} in '{where}'; valid: {', '.join(sorted(fields))}.")
+    kwargs = {}
+    for key, val in values.items():
+        sub = {"model": ModelConfig, "data": DataConfig, "pretrain": PretrainConfig, "deq": DeqConfig,
+               "val": ValConfig}.get(key) if cls is TrainConfig else None
+        kwargs[key] = _build(sub, val, key) if sub else val
+    return cls(**kwargs)
+
+
+def config_from_dict(values: dict[str, Any]) -> TrainConfig:
+    return _build(TrainConfig, values or {}, "top level")
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read a training YAML file."""
+    path = Path(path)
+    if not path.exists():
+        raise JobError(f"Training config '{path}' does not exist.")
+    return config_from_dict(yaml.safe_load(path.read_text(encoding="utf-8")) or {})

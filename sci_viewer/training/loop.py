@@ -1,0 +1,314 @@
+"""The training loop: stages ``pretrain`` (denoising) then ``deq`` (fine-tuning through DE-GAP).
+
+Pretraining inputs are the ground truth plus either Gaussian noise or an error that survives GAP
+projection (``e - A^T(A e / Phi_sum)``: what the denoiser sees at a fixed point), never the
+zero-filled start ``x0``. The DEQ stage solves ``z* = f(z*)`` with
+``f(x) = D(x + A^T((y - A x) / Phi_sum))`` from ``x0 = A^T(y / Phi_sum)`` without gradients, then
+attaches a phantom (Jacobian-free) or implicit gradient. Validation runs the same DE-GAP solve on
+fixed full-size crops of held-out DAVIS scenes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from sci_viewer.errors import JobError
+from sci_viewer.models import build_denoiser, save_model
+from sci_viewer.settings import resolve_device
+from sci_viewer.training.checkpoint import load_checkpoint, save_checkpoint
+from sci_viewer.training.config import TrainConfig
+from sci_viewer.training.data import VideoSampler, default_root, split_scenes, validation_set
+from sci_viewer.training.fixed_point import anderson, implicit_output, phantom_output
+from sci_viewer.training.losses import fixed_point_residual, mse, psnr
+from sci_viewer.training.sim import BatchCacti, random_masks
+
+STAGES = ("pretrain", "deq")
+
+
+def degap_map(net: nn.Module, op: BatchCacti, y: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The DE-GAP iteration map ``f(x) = D(x + A^T((y - A x)/Phi_sum))``."""
+    return lambda x: net(op.project(x, y))
+
+
+class Trainer:
+    """Runs the configured stages in ``out_dir``; ``resume`` continues from ``out_dir/last.pt``."""
+
+    def __init__(self, cfg: TrainConfig, out_dir: Path, device: str | None = None, resume: bool = False,
+                 quiet: bool = False) -> None:
+        self.cfg = cfg
+        self.out = Path(out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.device = resolve_device(device or cfg.device)
+        self.quiet = quiet
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        root = Path(cfg.data.root) if cfg.data.root else default_root()
+        self.train_scenes, self.val_scenes = split_scenes(root, cfg.data.val_scenes, cfg.data.train_scenes)
+        self.sampler = VideoSampler(root, self.train_scenes, cfg.data.strides, cfg.data.scales)
+        self.val_data = validation_set(root, self.val_scenes, cfg.val.size, cfg.val.frames, cfg.val.per_scene) \
+            if self.val_scenes else None
+        self.plan = [(s, getattr(cfg, s).steps) for s in STAGES if getattr(cfg, s).steps > 0]
+        self.total = sum(n for _, n in self.plan)
+        torch.manual_seed(cfg.seed)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.net = build_denoiser(cfg.model.arch, **cfg.model.kwargs).to(self.device)
+        self.step = 0
+        self.best = -math.inf
+        self.stage_best: dict[str, float] = {}
+        self.elapsed = 0.0
+        self.opt: torch.optim.Optimizer | None = None
+        self.sched: torch.optim.lr_scheduler.LRScheduler | None = None
+        self.opt_stage = ""
+        self._stop = False
+        if resume and (self.out / "last.pt").exists():
+            self._restore(load_checkpoint(self.out / "last.pt"))
+        elif cfg.init_from:
+            self._init_from(Path(cfg.init_from))
+        self.first_loss: float | None = None
+
+    # ----------------------------------------------------------------- state
+    def _stage_at(self, step: int) -> tuple[str, int, int]:
+        """(stage, step within the stage, stage length) of global ``step``."""
+        start = 0
+        for name, n in self.plan:
+            if step < start + n:
+                return name, step - start, n
+            start += n
+        return self.plan[-1][0], self.plan[-1][1], self.plan[-1][1]
+
+    def _make_opt(self, stage: str) -> None:
+        sc = getattr(self.cfg, stage)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=sc.lr)
+        self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=max(1, sc.steps), eta_min=sc.lr * 0.02)
+        self.opt_stage = stage
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "config": self.cfg.as_dict(), "step": self.step, "best": self.best, "elapsed": self.elapsed,
+            "stage_best": self.stage_best,
+            "model": self.net.state_dict(), "opt_stage": self.opt_stage,
+            "opt": self.opt.state_dict() if self.opt else None,
+            "sched": self.sched.state_dict() if self.sched else None,
+            "np_rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+        }
+
+    def _restore(self, st: dict[str, Any]) -> None:
+        self.net.load_state_dict(st["model"])
+        self.step, self.best, self.elapsed = int(st["step"]), float(st["best"]), float(st.get("elapsed", 0.0))
+        self.stage_best = dict(st.get("stage_best", {}))
+        self.rng.bit_generator.state = st["np_rng"]
+        torch.set_rng_state(st["torch_rng"])
+        if st.get("opt_stage") and st.get("opt"):
+            stage = st["opt_stage"]
+            self._make_opt(stage)
+            assert self.opt is not None and self.sched is not None
+            self.opt.load_state_dict(st["opt"])
+            self.sched.load_state_dict(st["sched"])
+            # a changed config (steps, lr) applies from here on
+            sc = getattr(self.cfg, stage)
+            self.sched.T_max = max(1, sc.steps)
+            self.sched.base_lrs = [sc.lr for _ in self.sched.base_lrs]
+            self.sched.eta_min = sc.lr * 0.02
+
+    def _init_from(self, path: Path) -> None:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        if blob.get("arch") != self.cfg.model.arch or blob.get("kwargs", {}) != self.cfg.model.kwargs:
+            raise JobError(f"init_from '{path}' is a {blob.get('arch')} {blob.get('kwargs')}, "
+                           f"the config asks for {self.cfg.model.arch} {self.cfg.model.kwargs}.")
+        self.net.load_state_dict(blob["state_dict"])
+
+    def save(self) -> None:
+        save_checkpoint(self.out / "last.pt", self._state())
+
+    def export(self, path: Path, extra: dict[str, Any] | None = None) -> Path:
+        meta = {"step": self.step, "best_val_psnr": self.best, "train_scenes": self.train_scenes,
+                "val_scenes": self.val_scenes, "config": self.cfg.as_dict(), **(extra or {})}
+        return save_model(self.net, path, self.cfg.model.arch, self.cfg.model.kwargs, meta)
+
+    def log(self, record: dict[str, Any]) -> None:
+        with open(self.out / "log.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+    # ----------------------------------------------------------------- steps
+    def _batch(self, batch: int, crop: int) -> tuple[torch.Tensor, BatchCacti]:
+        b = int(self.rng.choice(self.cfg.data.frames))
+        gt = self.sampler.sample(self.rng, batch, b, crop)
+        lo, hi = self.cfg.data.mask_density
+        mask = random_masks(self.rng, batch, b, crop, crop, (lo, hi))
+        return gt.to(self.device), BatchCacti(mask.to(self.device))
+
+    def _pretrain_inputs(self, gt: torch.Tensor, op: BatchCacti) -> tuple[torch.Tensor, torch.Tensor]:
+        pc = self.cfg.pretrain
+        n = gt.shape[0]
+        inputs, sigmas = [], []
+        for i in range(n):
+            g, one = gt[i : i + 1], BatchCacti(op.mask[i : i + 1])
+            u = self.rng.random()
+            noise = torch.from_numpy(self.rng.standard_normal(g.shape).astype(np.float32)).to(g.device)
+            if u < pc.p_gaussian:
+                s = float(self.rng.uniform(0, pc.sigma_max))
+                e = s * noise
+            else:
+                s = float(self.rng.uniform(0.01, pc.proj_sigma_max))
+                if self.rng.random() < pc.p_temporal:
+                    blur = g.mean(1, keepdim=True).expand_as(g) - g
+                    e = float(self.rng.uniform(0.1, 1.0)) * blur + 0.1 * s * noise
+                else:
+                    k = int(self.rng.choice([1, 2, 4]))   # white or smooth error
+                    e = s * noise
+                    if k > 1:
+                        e = F.interpolate(F.avg_pool2d(e, k), size=g.shape[-2:], mode="bilinear", align_corners=False) * k
+                e = one.project_error(e)
+            v = g + e
+            inputs.append(v)
+            sigmas.append(float(e.std()))
+        return torch.cat(inputs), torch.tensor(sigmas, device=gt.device)
+
+    def _pretrain_step(self) -> dict[str, float]:
+        pc = self.cfg.pretrain
+        gt, op = self._batch(pc.batch, pc.crop)
+        v, sig = self._pretrain_inputs(gt, op)
+        out = self.net(v, sig)
+        loss = mse(out, gt)
+        self._update(loss)
+        return {"loss": loss.item(), "psnr": psnr(out.detach(), gt)}
+
+    def _deq_step(self) -> dict[str, float]:
+        dc = self.cfg.deq
+        gt, op = self._batch(dc.batch, dc.crop)
+        y = op.A(gt)
+        f = degap_map(self.net, op, y)
+        z_star, info = anderson(f, op.initial(y), m=dc.anderson_m, beta=dc.beta, lam=dc.lam, tol=dc.tol,
+                                max_iter=dc.max_iter)
+        if dc.backward == "implicit":
+            z = implicit_output(f, z_star, dc.implicit_iters)
+            fz = z
+        else:
+            zs = z_star.detach()
+            fz = f(zs)
+            z = fz if dc.phantom_k <= 1 else phantom_output(f, (1 - dc.phantom_damping) * zs + dc.phantom_damping * fz,
+                                                             dc.phantom_k - 1, dc.phantom_damping)
+        loss = mse(z, gt)
+        total = loss
+        if dc.residual_weight > 0:
+            total = total + dc.residual_weight * fixed_point_residual(fz, z_star.detach())
+        if dc.denoise_weight > 0:
+            v, sig = self._pretrain_inputs(gt, op)
+            total = total + dc.denoise_weight * mse(self.net(v, sig), gt)
+        self._update(total)
+        return {"loss": loss.item(), "psnr": psnr(z.detach(), gt), "iters": info.iterations, "res": info.residual}
+
+    def _update(self, loss: torch.Tensor) -> None:
+        assert self.opt is not None and self.sched is not None
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite loss at step {self.step}")
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg.grad_clip)
+        self.opt.step()
+        self.sched.step()
+
+    # ------------------------------------------------------------ validation
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """DE-GAP on the held-out crops with fixed random masks: mean PSNR, iterations, residual."""
+        if self.val_data is None:
+            return {}
+        vc = self.cfg.val
+        gen = np.random.default_rng(4321)
+        gt = self.val_data.to(self.device)
+        n, b, h, w = gt.shape
+        op = BatchCacti(random_masks(gen, n, b, h, w, (0.5, 0.5)).to(self.device))
+        y = op.A(gt)
+        was_training = self.net.training
+        self.net.eval()
+        x0 = op.initial(y)
+        f = degap_map(self.net, op, y)
+        z, info = anderson(f, x0, m=self.cfg.deq.anderson_m, beta=self.cfg.deq.beta, lam=self.cfg.deq.lam,
+                           tol=vc.tol, max_iter=vc.max_iter)
+        self.net.train(was_training)
+        return {"val_psnr": psnr(z, gt), "val_iters": info.iterations, "val_residual": info.residual}
+
+    # ------------------------------------------------------------------ run
+    def _handle_signal(self, *_: Any) -> None:
+        self._stop = True
+
+    def run(self, max_steps: int | None = None) -> dict[str, Any]:
+        """Train until the plan is done (or ``max_steps`` more steps); returns the last record."""
+        old = signal.signal(signal.SIGTERM, self._handle_signal) if _main_thread() else None
+        end = self.total if max_steps is None else min(self.total, self.step + max_steps)
+        bar = tqdm(total=self.total, initial=self.step, disable=self.quiet, dynamic_ncols=True)
+        last_ckpt = time.monotonic()
+        record: dict[str, Any] = {}
+        if self.step == 0 and self.cfg.init_from and self.plan and end > 0:
+            # the starting model competes for "best" too: fine-tuning must beat it to replace it
+            self._validate_and_keep(self.plan[0][0])
+        try:
+            while self.step < end and not self._stop:
+                stage, k, n = self._stage_at(self.step)
+                if self.opt_stage != stage:
+                    if self.opt_stage:
+                        self.export(self.out / f"{self.opt_stage}_final.pt")
+                    self._make_opt(stage)
+                t0 = time.monotonic()
+                stats = self._pretrain_step() if stage == "pretrain" else self._deq_step()
+                self.elapsed += time.monotonic() - t0
+                if self.first_loss is None:
+                    self.first_loss = stats["loss"]
+                self.step += 1
+                record = {"step": self.step, "stage": stage, "lr": self.opt.param_groups[0]["lr"],  # type: ignore[union-attr]
+                          "time_s": round(self.elapsed, 2), **stats}
+                if self.step % 10 == 0 or self.step == end:
+                    self.log(record)
+                bar.update(1)
+                bar.set_postfix(stage=stage, loss=f"{stats['loss']:.2e}", psnr=f"{stats['psnr']:.2f}")
+                last_stage_step = k + 1 == n
+                every = self.cfg.val.deq_every_steps if stage == "deq" else self.cfg.val.every_steps
+                if every > 0 and ((k + 1) % every == 0 or last_stage_step):
+                    self._validate_and_keep(stage)
+                if time.monotonic() - last_ckpt > self.cfg.checkpoint_every_s or last_stage_step:
+                    self.save()
+                    last_ckpt = time.monotonic()
+            self.save()
+            if self.step >= self.total and self.plan:
+                self.export(self.out / f"{self.plan[-1][0]}_final.pt")
+        finally:
+            bar.close()
+            if old is not None:
+                signal.signal(signal.SIGTERM, old)
+        return record
+
+    def _validate_and_keep(self, stage: str) -> None:
+        t0 = time.monotonic()
+        val = self.validate()
+        if not val:
+            return
+        rec = {"step": self.step, "stage": stage, "val_time_s": round(time.monotonic() - t0, 1), **val}
+        self.log(rec)
+        if not self.quiet:
+            tqdm.write(json.dumps(rec))
+        if val["val_psnr"] > self.best and val["val_residual"] < 1e-2:
+            self.best = val["val_psnr"]
+            self.export(self.out / "best.pt", {"val": val})
+        # per-stage best too, so a stage's best is never lost to a later stage's selection
+        if val["val_psnr"] > self.stage_best.get(stage, -math.inf):
+            self.stage_best[stage] = val["val_psnr"]
+            self.export(self.out / f"best_{stage}.pt", {"val": val})
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()

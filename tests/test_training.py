@@ -1,0 +1,153 @@
+"""Training: smoke run + resume through the CLI, held-out scenes, determinism, DEQ gradients."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from sci_viewer.cli import main
+from sci_viewer.training.config import config_from_dict, load_config
+from sci_viewer.training.data import VideoSampler, default_root, split_scenes
+from sci_viewer.training.fixed_point import anderson, implicit_output, phantom_output
+
+TINY = {
+    "name": "tiny", "seed": 7, "device": "cpu",
+    "model": {"arch": "unet", "kwargs": {"ch": 4}},
+    "data": {"train_scenes": ["libby", "dog"], "val_scenes": ["car-shadow"], "frames": [8], "scales": [1]},
+    "pretrain": {"steps": 2, "batch": 1, "crop": 32},
+    "deq": {"steps": 1, "batch": 1, "crop": 32, "max_iter": 4},
+    "val": {"every_steps": 0, "size": 32, "max_iter": 3},
+}
+
+
+@pytest.fixture()
+def davis(shared_data):
+    root = default_root()
+    if not root.is_dir():
+        pytest.skip("DAVIS training frames not present")
+    return root
+
+
+def _write(tmp_path, cfg):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_smoke_run_and_resume(tmp_path, davis):
+    cfg_path = _write(tmp_path, TINY)
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(cfg_path), "--out", str(out), "--quiet", "--max-steps", "2"]) == 0
+    assert (out / "last.pt").exists()
+    assert torch.load(out / "last.pt", weights_only=False)["step"] == 2
+    assert main(["train", "--config", str(cfg_path), "--out", str(out), "--quiet", "--resume"]) == 0
+    state = torch.load(out / "last.pt", weights_only=False)
+    assert state["step"] == 3 and state["opt_stage"] == "deq"
+    records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert any("val_psnr" in r for r in records) and records[-1]["step"] == 3
+    assert (out / "deq_final.pt").exists() and (out / "pretrain_final.pt").exists()
+    from sci_viewer.models import load_model
+
+    net = load_model(str(out / "deq_final.pt"))
+    assert net.model_meta["val_scenes"] == ["car-shadow"]
+
+
+def test_held_out_scenes_never_trained_on(davis):
+    train, val = split_scenes(davis, ["bmx-trees", "kite-surf"], [])
+    assert "bmx-trees" not in train and "kite-surf" not in train and len(train) == 18
+    train2, _ = split_scenes(davis, ["dog"], ["dog", "libby"])
+    assert train2 == ["libby"]
+    sampler = VideoSampler(davis, train2, [1, 2], [1, 2])
+    assert sampler.scenes == ["libby"]
+    cfg = load_config("resources/train/degap-default.yaml")
+    assert not {"traffic", "runner", "drop"} & set(cfg.data.train_scenes)
+
+
+def test_same_seed_same_first_loss(tmp_path, davis):
+    from sci_viewer.training.loop import Trainer
+
+    losses = []
+    for k in range(2):
+        trainer = Trainer(config_from_dict(TINY), tmp_path / f"r{k}", quiet=True)
+        trainer.run(max_steps=1)
+        losses.append(trainer.first_loss)
+    assert losses[0] == losses[1]
+
+
+def test_sampler_shapes_and_range(davis):
+    sampler = VideoSampler(davis, ["libby"], [1, 2], [1, 2])
+    x = sampler.sample(np.random.default_rng(0), 3, 10, 40)
+    assert x.shape == (3, 10, 40, 40) and 0 <= float(x.min()) and float(x.max()) <= 1
+
+
+def test_unknown_config_key_refused():
+    from sci_viewer.errors import JobError
+
+    with pytest.raises(JobError, match="Unknown key"):
+        config_from_dict({"pretrain": {"stepz": 3}})
+
+
+def _linear_map(a: torch.Tensor, c: torch.Tensor):
+    return lambda x: x @ a.T + c
+
+
+def test_anderson_finds_fixed_point_of_contraction():
+    torch.manual_seed(0)
+    a = torch.randn(6, 6)
+    a = 0.9 * a / torch.linalg.matrix_norm(a, ord=2)
+    c = torch.randn(2, 6)
+    exact = torch.linalg.solve(torch.eye(6) - a, c.T).T
+    x, info = anderson(_linear_map(a, c), torch.zeros(2, 6), tol=1e-6, max_iter=100)
+    assert info.converged and torch.allclose(x, exact, atol=1e-4)
+
+
+def test_implicit_gradient_matches_exact():
+    torch.manual_seed(0)
+    a = torch.randn(5, 5)
+    a = 0.5 * a / torch.linalg.matrix_norm(a, ord=2)
+    c = torch.randn(1, 5, requires_grad=True)
+    f = _linear_map(a, c)
+    z_star, _ = anderson(f, torch.zeros(1, 5), tol=1e-8, max_iter=100)
+    w = torch.randn(1, 5)
+    (implicit_output(f, z_star, iters=60) * w).sum().backward()
+    # z* = (I - A)^-1 c  =>  d(w.z*)/dc = w (I - A)^-1
+    expected = w @ torch.linalg.inv(torch.eye(5) - a.T).T
+    assert torch.allclose(c.grad, expected, atol=1e-4)
+    c.grad = None
+    (phantom_output(f, z_star, k=1) * w).sum().backward()
+    assert torch.allclose(c.grad, w, atol=1e-6)  # Jacobian-free: the identity in place of (I-J)^-1
+
+
+def test_export_from_run_folder(tmp_path, davis):
+    cfg_path = _write(tmp_path, dict(TINY, val={"every_steps": 1, "size": 32, "max_iter": 3}))
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(cfg_path), "--out", str(out), "--quiet", "--max-steps", "1"]) == 0
+    dest = tmp_path / "models" / "exported.pt"
+    assert main(["train", "--config", str(cfg_path), "--out", str(out), "--export", str(dest)]) == 0
+    from sci_viewer.models import list_models
+
+    (info,) = list_models(dest.parent)
+    assert info.arch == "unet" and info.meta["exported_from"] == "run/best.pt"
+    assert main(["train", "--config", str(cfg_path), "--out", str(out), "--export", str(dest), "--pick", "nope"]) == 2
+
+
+def test_init_from_model_file(tmp_path, davis):
+    from sci_viewer.models import build_denoiser, save_model
+    from sci_viewer.training.loop import Trainer
+
+    net = build_denoiser("unet", ch=4)
+    for p in net.parameters():
+        torch.nn.init.normal_(p, std=0.01)
+    path = save_model(net, tmp_path / "start.pt", "unet", {"ch": 4})
+    trainer = Trainer(config_from_dict(dict(TINY, init_from=str(path))), tmp_path / "r", quiet=True)
+    for a, b in zip(trainer.net.state_dict().values(), net.state_dict().values()):
+        assert torch.equal(a, b)
+    save_model(build_denoiser("unet", ch=8), tmp_path / "other.pt", "unet", {"ch": 8})
+    from sci_viewer.errors import JobError
+
+    with pytest.raises(JobError, match="init_from"):
+        Trainer(config_from_dict(dict(TINY, init_from=str(tmp_path / "other.pt"))), tmp_path / "r2", quiet=True)
