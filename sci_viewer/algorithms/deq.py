@@ -1,0 +1,126 @@
+"""DE-GAP: deep-equilibrium GAP. Solve ``x* = f(x*)``, ``f(x) = D(x + A^T((y - A x) / Phi_sum))``.
+
+The map is the GAP projection followed by a learned denoiser ``D`` (``sci_viewer.models``); the
+fixed point is found by Anderson acceleration (or plain iteration) from ``x0 = A^T(y / Phi_sum)``
+and the solver stops on the relative residual ``||f(x) - x|| / ||f(x)|| <= tol``. There is no
+step count to tune: ``max_iter`` is only a cap. Any mask, any B, any frame size.
+
+Each engine iteration is one evaluation of ``f``; the estimate shown is ``f(x_k)`` (the
+denoiser's output) and the residual is that of the iterate ``x_k``.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from sci_viewer.algorithms.base import AlgorithmSpec, register_algorithm
+from sci_viewer.errors import JobError
+from sci_viewer.physics import Cacti
+from sci_viewer.solvers import AndersonIterator, AndersonSettings, FixedPointIterator, FixedPointSettings
+
+_CACHE: dict[tuple[str, float, str], nn.Module] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def get_denoiser(name: str, device: torch.device | str) -> nn.Module:
+    """The trained denoiser ``name`` (model name or ``.pt`` path) on ``device``, in eval mode.
+
+    Loaded once per (file, modification time, device) and shared; raises :class:`JobError` with
+    what to do when the model does not exist.
+    """
+    from sci_viewer.models import MODELS_DIR, load_model
+
+    path = Path(name) if Path(name).suffix == ".pt" else MODELS_DIR / f"{name}.pt"
+    mtime = path.stat().st_mtime if path.exists() else -1.0
+    key = (str(path.resolve()) if path.exists() else str(name), mtime, str(torch.device(device)))
+    with _CACHE_LOCK:
+        net = _CACHE.get(key)
+        if net is None:
+            try:
+                # Parameters made inside the engine's inference_mode would be inference tensors.
+                with torch.inference_mode(False):
+                    net = load_model(name, device)
+            except JobError as exc:
+                raise JobError(
+                    f"The denoiser model '{name}' could not be loaded: {exc} DE-GAP and PnP-GAP need a "
+                    "trained model: pass --model NAME or a .pt file, or train one with 'sci-viewer train'."
+                ) from None
+            for p in net.parameters():
+                p.requires_grad_(False)
+            _CACHE[key] = net
+        return net
+
+
+def clear_model_cache() -> None:
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+@dataclass
+class DeGapSettings:
+    """``tol``: stop when ``||f(x)-x|| / ||f(x)|| <= tol``; ``max_iter``: cap on evaluations of f.
+    ``anderson``: Anderson acceleration (else damped plain iteration) with ``history`` iterates,
+    damping ``beta`` and relative regularisation ``lam``. ``sigma`` (0-255 scale) is passed to a
+    noise-conditioned denoiser (``None``: the model's own default)."""
+
+    model: str = field(default="degap-default", metadata={"help": "trained denoiser: model name or .pt file"})
+    tol: float = field(default=1e-4, metadata={"help": "stop when ||f(x)-x|| / ||f(x)|| <= tol"})
+    max_iter: int = field(default=100, metadata={"help": "cap on evaluations of f"})
+    anderson: bool = field(default=True, metadata={"help": "Anderson acceleration (off: plain iteration)"})
+    history: int = field(default=5, metadata={"help": "Anderson history m"})
+    beta: float = field(default=1.0, metadata={"help": "damping (1: none)"})
+    lam: float = field(default=1e-4, metadata={"help": "relative regularisation of Anderson's least squares"})
+    sigma: float | None = field(default=None, metadata={
+        "help": "noise level (0-255) for a noise-conditioned denoiser; empty: the model's default"})
+
+
+class DeGapSolver:
+    """One measurement's DE-GAP solve, one evaluation of ``f`` per :meth:`step`."""
+
+    def __init__(self, op: Cacti, y: torch.Tensor, settings: DeGapSettings, x0: torch.Tensor | None = None,
+                 net: nn.Module | None = None) -> None:
+        if settings.max_iter < 1:
+            raise JobError(f"DE-GAP max_iter must be at least 1, got {settings.max_iter}.")
+        self.op, self.y, self.s = op, y, settings
+        self.net = net if net is not None else get_denoiser(settings.model, y.device)
+        self.max_iter = settings.max_iter
+        self.sigma = None if settings.sigma is None else settings.sigma / 255.0
+        start = (op.initial(y) if x0 is None else x0.to(y.dtype)).unsqueeze(0)
+        if settings.anderson:
+            try:
+                anderson = AndersonSettings(settings.history, settings.beta, settings.lam)
+            except ValueError as exc:
+                raise JobError(f"DE-GAP: {exc}.") from None
+            self.iterator: AndersonIterator | FixedPointIterator = AndersonIterator(self.map, start, anderson)
+        else:
+            self.iterator = FixedPointIterator(self.map, start, FixedPointSettings(settings.beta))
+        self.residual = float("inf")
+
+    def map(self, x: torch.Tensor) -> torch.Tensor:
+        """``f(x) = D(P_y(x))`` on a (1, B, H, W) batch."""
+        return self.net(self.op.project(x, self.y), self.sigma)
+
+    def step(self) -> tuple[torch.Tensor, float]:
+        fx, r = self.iterator.step()
+        self.residual = float(r.max())
+        return fx[0], self.residual
+
+    def converged(self) -> bool:
+        return self.residual <= self.s.tol
+
+
+SPEC = register_algorithm(
+    AlgorithmSpec(
+        name="de-gap",
+        label="DE-GAP",
+        settings_type=DeGapSettings,
+        make_solver=DeGapSolver,
+        description="Deep-equilibrium GAP: the fixed point of GAP projection + learned denoiser, "
+                    "found by Anderson acceleration; stops on the fixed-point residual.",
+    )
+)

@@ -1,0 +1,84 @@
+"""PnP-GAP: GAP projection + a learned denoiser with a decreasing noise-level schedule.
+
+Iteration k projects (accelerated GAP: a running measurement ``y1 += y - A x``) and denoises at
+the schedule's noise level: ``sigmas[0]`` for the first ``iters_per_level`` iterations, then
+``sigmas[1]``, ...; past the end of the schedule the last level repeats until ``iterations``.
+A noise-conditioned denoiser receives the level; for the others the schedule only sets the
+iteration counts. The residual is ``||x_k - x_{k-1}|| / ||x_k||``. There is no stopping rule: the
+quality depends on the schedule and on when one stops (run long, it drifts), which is what DE-GAP
+is meant to fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn as nn
+
+from sci_viewer.algorithms.base import AlgorithmSpec, register_algorithm
+from sci_viewer.algorithms.deq import get_denoiser
+from sci_viewer.errors import JobError
+from sci_viewer.physics import Cacti
+
+
+@dataclass
+class PnpGapSettings:
+    """``sigmas`` on the 0-255 scale; ``iterations`` in all (default: the schedule's length)."""
+
+    model: str = field(default="degap-default", metadata={"help": "trained denoiser: model name or .pt file"})
+    sigmas: list[float] = field(default_factory=lambda: [50.0, 25.0, 12.0, 6.0],
+                                metadata={"help": "decreasing noise levels (0-255 scale)"})
+    iters_per_level: int = field(default=10, metadata={"help": "iterations at each noise level"})
+    iterations: int = field(default=40, metadata={"help": "iterations in all (past the schedule: last level)"})
+    accelerate: bool = field(default=True, metadata={"help": "accelerated GAP (running measurement y1)"})
+
+
+class PnpGapSolver:
+    def __init__(self, op: Cacti, y: torch.Tensor, settings: PnpGapSettings, x0: torch.Tensor | None = None,
+                 net: nn.Module | None = None) -> None:
+        if not settings.sigmas:
+            raise JobError("PnP-GAP needs at least one noise level in 'sigmas'.")
+        if settings.iterations < 1 or settings.iters_per_level < 1:
+            raise JobError("PnP-GAP 'iterations' and 'iters_per_level' must be at least 1.")
+        self.op, self.y, self.s = op, y, settings
+        self.net = net if net is not None else get_denoiser(settings.model, y.device)
+        self.max_iter = settings.iterations
+        self.x = (op.initial(y) if x0 is None else x0.to(y.dtype)).unsqueeze(0)
+        self.y1 = y.clone()
+        self.k = 0
+
+    def sigma(self, k: int) -> float:
+        """Noise level (0-1 scale) of the 0-based iteration ``k``."""
+        level = min(k // self.s.iters_per_level, len(self.s.sigmas) - 1)
+        return float(self.s.sigmas[level]) / 255.0
+
+    def step(self) -> tuple[torch.Tensor, float]:
+        op = self.op
+        yb = op.A(self.x)
+        if self.s.accelerate:
+            self.y1 = self.y1 + (self.y - yb)
+            v = self.x + op.At((self.y1 - yb) / op.phi_sum)
+        else:
+            v = self.x + op.At((self.y - yb) / op.phi_sum)
+        x_new = self.net(v, self.sigma(self.k))
+        self.k += 1
+        residual = float(torch.linalg.vector_norm(x_new - self.x)
+                         / torch.linalg.vector_norm(x_new).clamp_min(1e-12))
+        self.x = x_new
+        return x_new[0], residual
+
+    def converged(self) -> bool:
+        return False
+
+
+SPEC = register_algorithm(
+    AlgorithmSpec(
+        name="pnp-gap",
+        label="PnP-GAP",
+        settings_type=PnpGapSettings,
+        make_solver=PnpGapSolver,
+        description="Plug-and-play GAP: projection + learned denoiser on a decreasing noise schedule "
+                    "(fixed iteration count; drifts when run long).",
+    )
+)

@@ -1,0 +1,168 @@
+"""DE-GAP vs GAP-TV and PnP-GAP on the benchmark scenes: quality, speed, iterations, stability.
+
+Prints one row per scene and algorithm (PSNR, SSIM, solver seconds per measurement, iterations),
+then the stability check: DE-GAP run with tol=0 to K iterations (PSNR at K minus PSNR where the
+residual first reached the default tol; target |diff| < 0.05 dB) and PnP-GAP run to K with its
+last noise level repeated (PSNR at its peak vs at K: the drift DE-GAP removes). All runs go
+through the engine, so the figures are the product's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from sci_viewer.algorithms import get_algorithm
+from sci_viewer.benchmarks._scenes import BENCHMARK_SCENES, load_scene
+from sci_viewer.capture import Capture
+from sci_viewer.engine import Job, JobFinished, execute
+
+ALGOS = ("gap-tv", "pnp-gap", "de-gap")
+TARGET_GAIN_DB = 2.0
+TARGET_SECONDS = 7.0
+TARGET_STABILITY_DB = 0.05
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="degap-default", help="DE-GAP / PnP-GAP model name or .pt file")
+    p.add_argument("--device", default="cpu", help="cpu | cuda | auto")
+    p.add_argument("--scenes", default=",".join(BENCHMARK_SCENES), help="comma-separated scene names")
+    p.add_argument("--tol", type=float, help="DE-GAP tolerance (default: the algorithm's)")
+    p.add_argument("--max-iter", type=int, help="DE-GAP iteration cap (default: the algorithm's)")
+    p.add_argument("--k", type=int, default=300, help="iterations of the stability runs")
+    p.add_argument("--no-stability", action="store_true", help="skip the K-iteration stability runs")
+    p.add_argument("--json", help="save all figures here")
+
+
+def _settings(algo: str, args: argparse.Namespace) -> dict[str, Any]:
+    if algo == "gap-tv":
+        return {}
+    s: dict[str, Any] = {"model": args.model}
+    if algo == "de-gap":
+        if args.tol is not None:
+            s["tol"] = args.tol
+        if args.max_iter is not None:
+            s["max_iter"] = args.max_iter
+    return s
+
+
+def _row(scene: str, algo: str, fin: JobFinished) -> dict[str, Any]:
+    rep = fin.report()
+    res = fin.results
+    return {
+        "scene": scene, "algo": algo, "psnr": rep["mean_psnr"], "ssim": rep["mean_ssim"],
+        "seconds_per_measurement": float(np.mean([r.seconds for r in res])),
+        "iterations": float(np.mean([r.iterations for r in res])),
+        "converged": sum(r.converged for r in res), "measurements": len(res),
+        "final_residual": float(np.max([r.final_residual for r in res])),
+        "per_measurement_psnr": [r.psnr for r in res],
+    }
+
+
+def _quality(scene: str, capture: Capture, indices: list[int], args: argparse.Namespace) -> list[dict[str, Any]]:
+    rows = []
+    for algo in ALGOS:
+        settings = _settings(algo, args)
+        # Warm-up (model load, allocator, kernel selection) on a short run, not timed.
+        warm = dict(settings, max_iter=2) if algo == "de-gap" else dict(settings, iterations=2)
+        execute(Job(capture, algo, warm, device=args.device, measurements=indices[:1], track_metrics=False))
+        fin = execute(Job(capture, algo, settings, device=args.device, measurements=indices,
+                          track_metrics=False, preview_every=10**9, ssim_every=10**9))
+        row = _row(scene, algo, fin)
+        rows.append(row)
+        print(f"{scene:10} {algo:8} {row['psnr']:7.2f} {row['ssim']:7.4f} {row['seconds_per_measurement']:8.2f} "
+              f"{row['iterations']:6.1f} {row['converged']:>3}/{row['measurements']:<3} {row['final_residual']:9.2e}",
+              flush=True)
+    return rows
+
+
+def _psnr_trace(capture: Capture, algo: str, settings: dict[str, Any], index: int, device: str) -> tuple[list, list]:
+    fin = execute(Job(capture, algo, settings, device=device, measurements=[index], preview_every=10**9,
+                      ssim_every=10**9))
+    return [e.psnr for e in fin.trace], [e.residual for e in fin.trace]
+
+
+def _stability(scene: str, capture: Capture, index: int, args: argparse.Namespace) -> dict[str, Any]:
+    k = args.k
+    tol = args.tol if args.tol is not None else get_algorithm("de-gap").settings().tol
+    psnrs, residuals = _psnr_trace(capture, "de-gap", {"model": args.model, "tol": 0.0, "max_iter": k},
+                                   index, args.device)
+    k_conv = next((i + 1 for i, r in enumerate(residuals) if r <= tol), None)
+    psnr_conv = psnrs[k_conv - 1] if k_conv else None
+    pnp_psnr, _ = _psnr_trace(capture, "pnp-gap", {"model": args.model, "iterations": k}, index, args.device)
+    peak = int(np.argmax(pnp_psnr))
+    row = {
+        "scene": scene, "measurement": index, "k": len(psnrs), "tol": tol,
+        "degap_k_converged": k_conv, "degap_psnr_converged": psnr_conv, "degap_psnr_k": psnrs[-1],
+        "degap_diff_db": None if psnr_conv is None else psnrs[-1] - psnr_conv,
+        "degap_residual_k": residuals[-1], "degap_min_residual": float(np.min(residuals)),
+        "pnp_peak_k": peak + 1, "pnp_peak_psnr": pnp_psnr[peak], "pnp_psnr_k": pnp_psnr[-1],
+        "pnp_drift_db": pnp_psnr[-1] - pnp_psnr[peak],
+    }
+    diff = "  n/a (tol never reached)" if psnr_conv is None else f"{row['degap_diff_db']:+9.3f}"
+    print(f"{scene:10} #{index:<2} DE-GAP k_conv={k_conv} PSNR {psnr_conv if psnr_conv is None else round(psnr_conv, 3)}"
+          f" -> K={len(psnrs)}: {psnrs[-1]:.3f} (diff {diff} dB, residual {residuals[-1]:.1e});  "
+          f"PnP-GAP peak {pnp_psnr[peak]:.3f} @k={peak + 1} -> K: {pnp_psnr[-1]:.3f} "
+          f"(drift {row['pnp_drift_db']:+.3f} dB)", flush=True)
+    return row
+
+
+def _summary(rows: list[dict[str, Any]], stab: list[dict[str, Any]]) -> dict[str, Any]:
+    by = {(r["scene"], r["algo"]): r for r in rows}
+    scenes = list(dict.fromkeys(r["scene"] for r in rows))
+    out: dict[str, Any] = {"mean_psnr": {}, "gain_over_gap_tv": {}}
+    print("\nmean PSNR over scenes: " + ", ".join(
+        f"{a} {np.mean([by[s, a]['psnr'] for s in scenes]):.2f} dB" for a in ALGOS))
+    for a in ALGOS:
+        out["mean_psnr"][a] = float(np.mean([by[s, a]["psnr"] for s in scenes]))
+    for s in scenes:
+        gain = by[s, "de-gap"]["psnr"] - by[s, "gap-tv"]["psnr"]
+        out["gain_over_gap_tv"][s] = gain
+        print(f"DE-GAP - GAP-TV on {s:10}: {gain:+.2f} dB (target >= +{TARGET_GAIN_DB:.0f}) "
+              f"{'met' if gain >= TARGET_GAIN_DB else 'NOT met'}")
+    secs = max(by[s, "de-gap"]["seconds_per_measurement"] for s in scenes)
+    out["degap_max_seconds"] = secs
+    print(f"DE-GAP slowest scene: {secs:.2f} s per measurement (target <= {TARGET_SECONDS:.0f} s on CPU) "
+          f"{'met' if secs <= TARGET_SECONDS else 'NOT met'}")
+    if stab:
+        diffs = [abs(r["degap_diff_db"]) for r in stab if r["degap_diff_db"] is not None]
+        worst = max(diffs) if len(diffs) == len(stab) else None
+        out["degap_worst_stability_db"] = worst
+        verdict = "n/a: tol not reached" if worst is None else (
+            f"{worst:.3f} dB {'met' if worst < TARGET_STABILITY_DB else 'NOT met'}")
+        print(f"DE-GAP |PSNR(K) - PSNR(converged)| worst: {verdict} (target < {TARGET_STABILITY_DB} dB); "
+              f"PnP-GAP drift: " + ", ".join(f"{r['scene']} {r['pnp_drift_db']:+.2f} dB" for r in stab))
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    scenes = [s for s in args.scenes.split(",") if s]
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, load average {load}, "
+          f"device {args.device}, model {args.model}")
+    print(f"{'scene':10} {'algo':8} {'PSNR':>7} {'SSIM':>7} {'s/meas':>8} {'iters':>6} {'conv':>7} {'residual':>9}")
+    t0 = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    captures = {}
+    for scene in scenes:
+        captures[scene] = load_scene(scene)
+        rows += _quality(scene, captures[scene], BENCHMARK_SCENES[scene], args)
+    stab = []
+    if not args.no_stability:
+        print(f"\nstability: DE-GAP with tol=0 and PnP-GAP, both to K={args.k} (first measurement of each scene)")
+        for scene in scenes:
+            stab.append(_stability(scene, captures[scene], BENCHMARK_SCENES[scene][0], args))
+    summary = _summary(rows, stab)
+    print(f"(benchmark wall time {time.perf_counter() - t0:.0f} s)")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"model": args.model, "device": args.device, "threads": torch.get_num_threads(),
+                       "load_average_start": load,
+                       "rows": rows, "stability": stab, "summary": summary}, fh, indent=2)
+    return 0

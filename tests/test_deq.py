@@ -1,0 +1,180 @@
+"""DE-GAP: the solver mechanics through the engine, with small stand-in denoisers.
+
+The trained default model is checked by the benchmark (``sci-viewer bench de-gap``); here a
+contractive smoother stands in for it, so the tests check convergence, stopping rules, shapes and
+model loading, not image quality.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import sci_viewer.models as models
+from sci_viewer.algorithms import get_algorithm
+from sci_viewer.algorithms.deq import DeGapSettings, DeGapSolver, get_denoiser
+from sci_viewer.capture import Capture
+from sci_viewer.demo import demo_capture
+from sci_viewer.engine import IterationEvent, Job, execute
+from sci_viewer.errors import JobError
+from sci_viewer.physics import Cacti
+
+
+class Smoother(nn.Module):
+    """``D(v) = s * box3(v) + (1 - s) / 2``: a contraction (factor s) standing in for a denoiser."""
+
+    def __init__(self, strength: float = 0.9) -> None:
+        super().__init__()
+        self.strength = nn.Parameter(torch.tensor(float(strength)))
+
+    def forward(self, x: torch.Tensor, sigma: float | torch.Tensor | None = None) -> torch.Tensor:
+        blur = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=True)
+        return self.strength * blur + (1 - self.strength) * 0.5
+
+
+@pytest.fixture()
+def smoother_file(tmp_path, monkeypatch):
+    monkeypatch.setitem(models._DENOISERS, "test-smoother", Smoother)
+    models.denoiser_names()  # built-ins registered before the test entry is removed again
+    return str(models.save_model(Smoother(0.9), tmp_path / "smoother.pt", "test-smoother", {"strength": 0.9}))
+
+
+def _capture(size: int = 48, b: int = 8, n: int = 1, seed: int = 0) -> Capture:
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 256, (n, b, size, size)).astype(np.uint8)
+    mask = (rng.random((b, size, size)) < 0.5).astype(np.uint8)
+    meas = np.einsum("bhw,nbhw->nhw", mask.astype(np.float64), truth.astype(np.float64))
+    return Capture(meas, mask, truth, name=f"random {b}x{size}")
+
+
+def test_registered_with_the_cli_field_names():
+    spec = get_algorithm("de-gap")
+    s = spec.settings()
+    assert (s.model, s.max_iter, s.anderson) == ("degap-default", 100, True)
+    assert 0 < s.tol <= 1e-3
+    with pytest.raises(JobError, match="no setting"):
+        spec.settings(iterations=3)
+
+
+def test_converges_to_tol_with_one_event_per_iteration(smoother_file, small_demo):
+    events: list[IterationEvent] = []
+    fin = execute(Job(small_demo, "de-gap", {"model": smoother_file, "tol": 1e-5}, device="cpu",
+                      measurements=[0]),
+                  lambda e: events.append(e) if isinstance(e, IterationEvent) else None)
+    (res,) = fin.results
+    assert res.converged and res.final_residual <= 1e-5
+    assert [e.k for e in events] == list(range(1, res.iterations + 1))
+    assert events[-1].residual == res.final_residual and events[-1].estimate is not None
+    assert all(e.psnr is not None for e in events)
+    assert res.estimate.shape == (8, 64, 64) and res.estimate.dtype == np.float32
+
+
+def test_fixed_point_really_is_one(smoother_file, small_demo):
+    fin = execute(Job(small_demo, "de-gap", {"model": smoother_file, "tol": 1e-6}, device="cpu",
+                      measurements=[0]))
+    x = torch.from_numpy(fin.results[0].estimate)[None]
+    op = Cacti(torch.from_numpy(small_demo.mask_float()))
+    y = torch.from_numpy(small_demo.measurements([0])[0])
+    with torch.no_grad():
+        fx = Smoother(0.9)(op.project(x, y))
+    assert float((fx - x).norm() / fx.norm()) < 1e-5
+
+
+def test_tol_and_max_iter_are_honoured(smoother_file):
+    cap = _capture()
+    counts = []
+    for tol in (1e-2, 1e-4, 1e-6):
+        (res,) = execute(Job(cap, "de-gap", {"model": smoother_file, "tol": tol}, device="cpu")).results
+        assert res.converged and res.final_residual <= tol
+        counts.append(res.iterations)
+    assert counts[0] < counts[1] < counts[2]
+    (res,) = execute(Job(cap, "de-gap", {"model": smoother_file, "tol": 0.0, "max_iter": 6},
+                         device="cpu")).results
+    assert res.iterations == 6 and not res.converged
+
+
+def test_anderson_needs_fewer_iterations_than_plain(smoother_file):
+    cap = _capture()
+    iters = {}
+    for anderson in (True, False):
+        (res,) = execute(Job(cap, "de-gap", {"model": smoother_file, "tol": 1e-5, "anderson": anderson},
+                             device="cpu")).results
+        assert res.converged
+        iters[anderson] = res.iterations
+    assert iters[True] * 2 < iters[False], iters
+
+
+def test_warm_start_from_the_fixed_point_converges_at_once(smoother_file):
+    cap = _capture()
+    first = execute(Job(cap, "de-gap", {"model": smoother_file, "tol": 1e-6}, device="cpu"))
+    again = execute(Job(cap, "de-gap", {"model": smoother_file, "tol": 1e-5}, device="cpu",
+                        warm_start=first.reconstruction, k_offset=first.results[0].iterations))
+    (res,) = again.results
+    assert res.converged and res.iterations - first.results[0].iterations <= 2
+
+
+@pytest.mark.parametrize("b,size", [(8, 256), (10, 256), (14, 256), (8, 512), (14, 512)])
+def test_any_b_and_frame_size(b, size):
+    cap = _capture(size=size, b=b)
+    op = Cacti(torch.from_numpy(cap.mask_float()))
+    y = torch.from_numpy(cap.measurements([0])[0])
+    with torch.inference_mode():
+        solver = DeGapSolver(op, y, DeGapSettings(max_iter=3, tol=0.0), net=Smoother(0.9))
+        for _ in range(3):
+            x, r = solver.step()
+    assert x.shape == (b, size, size) and np.isfinite(r)
+
+
+def test_real_architectures_run_in_the_map(tmp_path):
+    """Every built-in denoiser loads from a model file and runs inside DE-GAP (untrained weights)."""
+    cap = _capture(size=32, b=10)
+    for arch, kwargs in (("cnn", {"features": 4, "depth": 3}), ("rsn-cnn", {"features": 4, "depth": 3}),
+                         ("unet", {}), ("ffdnet", {"features": 8, "depth": 3})):
+        path = models.save_model(models.build_denoiser(arch, **kwargs), tmp_path / f"{arch}.pt", arch, kwargs)
+        fin = execute(Job(cap, "de-gap", {"model": str(path), "max_iter": 3}, device="cpu"))
+        assert fin.results[0].estimate.shape == (10, 32, 32)
+
+
+def test_bad_solver_settings_are_job_errors(smoother_file):
+    for bad in ({"history": 0}, {"beta": 0.0}, {"max_iter": 0}):
+        with pytest.raises(JobError):
+            execute(Job(_capture(), "de-gap", {"model": smoother_file, **bad}, device="cpu"))
+
+
+def test_missing_model_is_a_clear_job_error(tmp_path):
+    with pytest.raises(JobError, match="sci-viewer train"):
+        execute(Job(_capture(), "de-gap", {"model": str(tmp_path / "nope.pt")}, device="cpu"))
+
+
+def test_models_are_cached_per_name_and_device(smoother_file):
+    a = get_denoiser(smoother_file, "cpu")
+    assert get_denoiser(smoother_file, "cpu") is a
+    assert not any(p.requires_grad for p in a.parameters())
+
+
+def test_demo_at_full_size_runs(smoother_file):
+    cap = demo_capture(size=256, n_meas=1)
+    fin = execute(Job(cap, "de-gap", {"model": smoother_file, "max_iter": 5}, device="cpu"))
+    assert fin.results[0].iterations <= 5
+
+
+def test_train_memory_benchmark_runs_small(capsys):
+    import argparse
+
+    from sci_viewer.benchmarks import train_memory
+
+    parser = argparse.ArgumentParser()
+    train_memory.add_arguments(parser)
+    args = parser.parse_args(["--model", "no-such-model", "--arch", "cnn", "--size", "16", "--iters", "2,5",
+                              "--unrolled", "2"])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: thread hand-offs would dominate on a busy machine
+    try:
+        assert train_memory.run(args) == 0
+    finally:
+        torch.set_num_threads(threads)
+    out = capsys.readouterr().out
+    assert "peak(5) / peak(2)" in out and "unrolled" in out

@@ -1,0 +1,83 @@
+"""PnP-GAP: the noise-level schedule, its iteration counts, the residual, engine integration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import sci_viewer.models as models
+from sci_viewer.algorithms import get_algorithm
+from sci_viewer.algorithms.pnp import PnpGapSettings, PnpGapSolver
+from sci_viewer.engine import IterationEvent, Job, execute
+from sci_viewer.errors import JobError
+from sci_viewer.physics import Cacti
+
+
+class RecordingSmoother(nn.Module):
+    """A box-blur blend that records the noise levels it is called with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.tensor(0.8))
+        self.sigmas: list[float] = []
+
+    def forward(self, x: torch.Tensor, sigma: float | torch.Tensor | None = None) -> torch.Tensor:
+        self.sigmas.append(float(sigma) if sigma is not None else float("nan"))
+        return self.weight * F.avg_pool2d(x, 3, 1, 1) + (1 - self.weight) * x
+
+
+def _solver(demo, **settings) -> tuple[PnpGapSolver, RecordingSmoother]:
+    op = Cacti(torch.from_numpy(demo.mask_float()))
+    y = torch.from_numpy(demo.measurements([0])[0])
+    net = RecordingSmoother()
+    return PnpGapSolver(op, y, PnpGapSettings(**settings), net=net), net
+
+
+def test_registered_with_the_cli_field_names():
+    s = get_algorithm("pnp-gap").settings()
+    assert s.model == "degap-default" and s.iterations == len(s.sigmas) * s.iters_per_level
+    assert s.sigmas == sorted(s.sigmas, reverse=True)
+
+
+def test_schedule_decreases_then_repeats_the_last_level(small_demo):
+    solver, net = _solver(small_demo, sigmas=[50, 25, 12], iters_per_level=2, iterations=9)
+    with torch.inference_mode():
+        for _ in range(solver.max_iter):
+            x, r = solver.step()
+    expected = [50, 50, 25, 25, 12, 12, 12, 12, 12]
+    assert net.sigmas == pytest.approx([v / 255 for v in expected])
+    assert x.shape == (8, 64, 64) and not solver.converged()
+
+
+def test_residual_is_the_relative_change(small_demo):
+    solver, _ = _solver(small_demo, iterations=3)
+    with torch.inference_mode():
+        x1, _ = solver.step()
+        x1 = x1.clone()
+        x2, r = solver.step()
+    assert r == pytest.approx(float((x2 - x1).norm() / x2.norm()), rel=1e-5)
+
+
+def test_runs_in_the_engine_for_the_set_iteration_count(tmp_path, monkeypatch, small_demo):
+    monkeypatch.setitem(models._DENOISERS, "test-recorder", RecordingSmoother)
+    models.denoiser_names()
+    path = models.save_model(RecordingSmoother(), tmp_path / "rec.pt", "test-recorder", {})
+    events = []
+    fin = execute(Job(small_demo, "pnp-gap", {"model": str(path), "iterations": 12}, device="cpu",
+                      measurements=[1]),
+                  lambda e: events.append(e) if isinstance(e, IterationEvent) else None)
+    (res,) = fin.results
+    assert res.iterations == 12 and len(events) == 12 and not res.converged
+    assert res.psnr is not None and np.isfinite(res.psnr)
+    # the projection keeps the estimate consistent with the measurement as it goes
+    assert res.psnr > events[0].psnr
+
+
+def test_bad_settings_are_refused(small_demo):
+    with pytest.raises(JobError):
+        _solver(small_demo, sigmas=[])
+    with pytest.raises(JobError):
+        _solver(small_demo, iterations=0)
