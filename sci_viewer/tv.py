@@ -24,6 +24,8 @@ def tv_denoise(image: torch.Tensor, weight: float, n_iter: int = 5) -> torch.Ten
             out.sub_(py)
             out[..., 1:, :].add_(px[..., :-1, :])
             out[..., :, 1:].add_(py[..., :, :-1])
+        if i == n_iter - 1:
+            break  # the dual update after the last primal step would not change the output
         torch.sub(out[..., 1:, :], out[..., :-1, :], out=gx[..., :-1, :])
         torch.sub(out[..., :, 1:], out[..., :, :-1], out=gy[..., :, :-1])
         torch.mul(gx, gx, out=norm)
