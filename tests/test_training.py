@@ -12,7 +12,8 @@ import yaml
 from sci_viewer.cli import main
 from sci_viewer.training.config import config_from_dict, load_config
 from sci_viewer.training.data import VideoSampler, default_root, split_scenes
-from sci_viewer.training.fixed_point import anderson, implicit_output, phantom_output
+from sci_viewer.training.config import DeqConfig
+from sci_viewer.training.fixed_point import equilibrium
 
 TINY = {
     "name": "tiny", "seed": 7, "device": "cpu",
@@ -91,35 +92,66 @@ def test_unknown_config_key_refused():
         config_from_dict({"pretrain": {"stepz": 3}})
 
 
+def test_unknown_backward_and_bad_anderson_settings_refused():
+    from sci_viewer.errors import JobError
+
+    for backward in ("phantom", "jfb", "neumann", "implicit"):
+        assert config_from_dict({"deq": {"backward": backward}}).deq.backward == backward
+    with pytest.raises(JobError, match="backward"):
+        config_from_dict({"deq": {"backward": "exact"}})
+    with pytest.raises(JobError, match="beta"):
+        config_from_dict({"deq": {"beta": 0}})
+
+
 def _linear_map(a: torch.Tensor, c: torch.Tensor):
     return lambda x: x @ a.T + c
 
 
-def test_anderson_finds_fixed_point_of_contraction():
-    torch.manual_seed(0)
-    a = torch.randn(6, 6)
-    a = 0.9 * a / torch.linalg.matrix_norm(a, ord=2)
-    c = torch.randn(2, 6)
-    exact = torch.linalg.solve(torch.eye(6) - a, c.T).T
-    x, info = anderson(_linear_map(a, c), torch.zeros(2, 6), tol=1e-6, max_iter=100)
-    assert info.converged and torch.allclose(x, exact, atol=1e-4)
-
-
-def test_implicit_gradient_matches_exact():
+@pytest.mark.parametrize("backward, k, d, factor", [
+    ("implicit", 2, 0.5, None),   # exact: w (I - A)^-1
+    ("neumann", 2, 0.5, None),    # 80 terms of 0.5-contraction: exact to float precision
+    ("jfb", 2, 0.5, 1.0),         # Jacobian-free: the identity in place of (I - A)^-1
+    ("phantom", 1, 0.5, 1.0),     # phantom_k = 1 is jfb
+    ("phantom", 2, 0.5, 0.5),     # only the last damped step carries a gradient (the shipped model's)
+])
+def test_deq_gradients_on_a_linear_map(backward, k, d, factor):
     torch.manual_seed(0)
     a = torch.randn(5, 5)
     a = 0.5 * a / torch.linalg.matrix_norm(a, ord=2)
     c = torch.randn(1, 5, requires_grad=True)
-    f = _linear_map(a, c)
-    z_star, _ = anderson(f, torch.zeros(1, 5), tol=1e-8, max_iter=100)
+    dc = DeqConfig(tol=1e-7, max_iter=100, backward=backward, implicit_iters=80, phantom_k=k, phantom_damping=d)
+    eq = equilibrium(_linear_map(a, c), torch.zeros(1, 5), dc)
+    exact = torch.linalg.solve(torch.eye(5) - a, c.detach().T).T
+    assert eq.info.converged and torch.allclose(eq.z_star, exact, atol=1e-5)
+    assert torch.allclose(eq.z.detach(), exact, atol=1e-5) and not eq.z_star.requires_grad
     w = torch.randn(1, 5)
-    (implicit_output(f, z_star, iters=60) * w).sum().backward()
+    (eq.z * w).sum().backward()
     # z* = (I - A)^-1 c  =>  d(w.z*)/dc = w (I - A)^-1
-    expected = w @ torch.linalg.inv(torch.eye(5) - a.T).T
-    assert torch.allclose(c.grad, expected, atol=1e-4)
-    c.grad = None
-    (phantom_output(f, z_star, k=1) * w).sum().backward()
-    assert torch.allclose(c.grad, w, atol=1e-6)  # Jacobian-free: the identity in place of (I-J)^-1
+    expected = w @ torch.linalg.inv(torch.eye(5) - a) if factor is None else factor * w
+    assert torch.allclose(c.grad, expected, atol=1e-4), (c.grad, expected)
+
+
+def test_deq_training_step_per_backward_changes_weights(tmp_path, davis):
+    """One DEQ step with each backward mode runs and moves the weights, with the mode's gradient."""
+    from sci_viewer.training.loop import Trainer
+
+    grads = {}
+    for backward in ("phantom", "jfb", "neumann", "implicit"):
+        cfg = dict(TINY, pretrain={"steps": 0}, deq=dict(TINY["deq"], backward=backward, implicit_iters=4),
+                   val={"every_steps": 0, "deq_every_steps": 0})
+        trainer = Trainer(config_from_dict(cfg), tmp_path / backward, quiet=True)
+        before = [p.detach().clone() for p in trainer.net.parameters()]
+        record = trainer.run(max_steps=1)
+        assert record["stage"] == "deq" and record["step"] == 1 and np.isfinite(record["loss"])
+        after = list(trainer.net.parameters())
+        assert all(torch.isfinite(p).all() for p in after)
+        assert any(not torch.equal(p.detach(), q) for p, q in zip(after, before)), backward
+        grads[backward] = torch.cat([p.grad.flatten() for p in after])  # the step's (clipped) gradient
+    # same seed, same batch: phantom (k=2, damping 0.5) is half of jfb's gradient at the fixed point;
+    # the implicit and Neumann hooks rewrite it
+    assert torch.allclose(grads["phantom"], 0.5 * grads["jfb"], rtol=1e-3, atol=1e-6)
+    assert not torch.allclose(grads["implicit"], grads["jfb"], rtol=1e-2)
+    assert not torch.allclose(grads["neumann"], grads["jfb"], rtol=1e-2)
 
 
 def test_export_from_run_folder(tmp_path, davis):

@@ -2,7 +2,8 @@
 
 Interface
 ---------
-``DEQFixedPoint(config)(f, x0) -> (z, info)``
+``DEQFixedPoint(config)(f, x0) -> (z, info)``; ``layer.attach(f, z_star) -> z`` makes the
+differentiable part alone, for a fixed point the caller solved itself (with :func:`solve`).
 
 - ``f``: the fixed-point map, a callable on (N, ...) tensors that closes over its data (for
   DE-GAP: ``lambda x: net(op.project(x, y))``) and whose parameters require gradients.
@@ -86,14 +87,19 @@ class DEQFixedPoint:
             z_star, info = solve(f, x0.detach(), cfg)
         if not torch.is_grad_enabled():
             return z_star, info
+        return self.attach(f, z_star), info
+
+    def attach(self, f: FixedPointMap, z_star: torch.Tensor) -> torch.Tensor:
+        """``z = f(z*)`` with the configured backward, for a fixed point ``z_star`` solved elsewhere
+        (e.g. by :func:`solve`, when the caller needs ``z*`` itself too); ``z_star`` is detached."""
         z_star = z_star.detach()
-        if cfg.backward == "jfb":
-            return f(z_star), info
+        if self.config.backward == "jfb":
+            return f(z_star)
         z = f(z_star)
         if z.requires_grad:
             z_in = z_star.clone().requires_grad_()
             z.register_hook(self._make_hook(f(z_in), z_in))
-        return z, info
+        return z
 
     def _make_hook(self, f_in: torch.Tensor, z_in: torch.Tensor):
         cfg = self.config

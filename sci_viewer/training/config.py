@@ -10,6 +10,10 @@ from typing import Any
 import yaml
 
 from sci_viewer.errors import JobError
+from sci_viewer.solvers import AndersonSettings
+
+#: ``deq.backward`` values: phantom (the default) | jfb (Jacobian-free) | neumann | implicit.
+BACKWARDS = ("phantom", "jfb", "neumann", "implicit")
 
 
 @dataclass
@@ -46,12 +50,22 @@ class DeqConfig:
     anderson_m: int = 5
     beta: float = 1.0
     lam: float = 1e-4
-    backward: str = "phantom"      # phantom (k damped unrolled steps; k=1: Jacobian-free) | implicit
-    phantom_k: int = 2
+    backward: str = "phantom"      # one of BACKWARDS (see training.fixed_point)
+    phantom_k: int = 2             # phantom: f(z*) then k-1 damped steps (k<=1: same as jfb)
     phantom_damping: float = 0.5
-    implicit_iters: int = 8        # fixed-point iterations of a = J^T a + g (truncated Neumann)
+    implicit_iters: int = 8        # neumann: series terms; implicit: max Anderson iterations of a = J^T a + g
     residual_weight: float = 0.1   # penalty on the fixed-point residual ||f(z)-z||^2/||z||^2
     denoise_weight: float = 0.0    # keep a pretraining-style denoising loss alongside
+
+    def __post_init__(self) -> None:
+        if self.backward not in BACKWARDS:
+            raise JobError(f"deq.backward must be one of {', '.join(BACKWARDS)}; got {self.backward!r}.")
+        if self.max_iter < 1 or self.implicit_iters < 1:
+            raise JobError("deq.max_iter and deq.implicit_iters must be >= 1.")
+        try:
+            AndersonSettings(self.anderson_m, self.beta, self.lam)
+        except ValueError as exc:
+            raise JobError(f"deq: {exc}.") from None
 
 
 @dataclass

@@ -4,7 +4,8 @@ Pretraining inputs are the ground truth plus either Gaussian noise or an error t
 projection (``e - A^T(A e / Phi_sum)``: what the denoiser sees at a fixed point), never the
 zero-filled start ``x0``. The DEQ stage solves ``z* = f(z*)`` with
 ``f(x) = D(x + A^T((y - A x) / Phi_sum))`` from ``x0 = A^T(y / Phi_sum)`` without gradients, then
-attaches a phantom (Jacobian-free) or implicit gradient. Validation runs the same DE-GAP solve on
+attaches a phantom, Jacobian-free, Neumann or implicit gradient (:mod:`.fixed_point`, built on
+:mod:`sci_viewer.solvers`). Validation runs the same DE-GAP solve on
 fixed full-size crops of held-out DAVIS scenes.
 """
 
@@ -26,10 +27,11 @@ from tqdm import tqdm
 from sci_viewer.errors import JobError
 from sci_viewer.models import build_denoiser, save_model
 from sci_viewer.settings import resolve_device
+from sci_viewer.solvers import anderson
 from sci_viewer.training.checkpoint import load_checkpoint, save_checkpoint
 from sci_viewer.training.config import TrainConfig
 from sci_viewer.training.data import VideoSampler, default_root, split_scenes, validation_set
-from sci_viewer.training.fixed_point import anderson, implicit_output, phantom_output
+from sci_viewer.training.fixed_point import equilibrium, max_residual
 from sci_viewer.training.losses import fixed_point_residual, mse, psnr
 from sci_viewer.training.sim import BatchCacti, random_masks
 
@@ -188,26 +190,18 @@ class Trainer:
         dc = self.cfg.deq
         gt, op = self._batch(dc.batch, dc.crop)
         y = op.A(gt)
-        f = degap_map(self.net, op, y)
-        z_star, info = anderson(f, op.initial(y), m=dc.anderson_m, beta=dc.beta, lam=dc.lam, tol=dc.tol,
-                                max_iter=dc.max_iter)
-        if dc.backward == "implicit":
-            z = implicit_output(f, z_star, dc.implicit_iters)
-            fz = z
-        else:
-            zs = z_star.detach()
-            fz = f(zs)
-            z = fz if dc.phantom_k <= 1 else phantom_output(f, (1 - dc.phantom_damping) * zs + dc.phantom_damping * fz,
-                                                             dc.phantom_k - 1, dc.phantom_damping)
+        eq = equilibrium(degap_map(self.net, op, y), op.initial(y), dc)
+        z = eq.z
         loss = mse(z, gt)
         total = loss
         if dc.residual_weight > 0:
-            total = total + dc.residual_weight * fixed_point_residual(fz, z_star.detach())
+            total = total + dc.residual_weight * fixed_point_residual(eq.fz, eq.z_star)
         if dc.denoise_weight > 0:
             v, sig = self._pretrain_inputs(gt, op)
             total = total + dc.denoise_weight * mse(self.net(v, sig), gt)
         self._update(total)
-        return {"loss": loss.item(), "psnr": psnr(z.detach(), gt), "iters": info.iterations, "res": info.residual}
+        return {"loss": loss.item(), "psnr": psnr(z.detach(), gt), "iters": eq.info.iterations,
+                "res": max_residual(eq.info)}
 
     def _update(self, loss: torch.Tensor) -> None:
         assert self.opt is not None and self.sched is not None
@@ -239,7 +233,7 @@ class Trainer:
         z, info = anderson(f, x0, m=self.cfg.deq.anderson_m, beta=self.cfg.deq.beta, lam=self.cfg.deq.lam,
                            tol=vc.tol, max_iter=vc.max_iter)
         self.net.train(was_training)
-        return {"val_psnr": psnr(z, gt), "val_iters": info.iterations, "val_residual": info.residual}
+        return {"val_psnr": psnr(z, gt), "val_iters": info.iterations, "val_residual": max_residual(info)}
 
     # ------------------------------------------------------------------ run
     def _handle_signal(self, *_: Any) -> None:
