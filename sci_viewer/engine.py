@@ -162,14 +162,17 @@ def _run_measurement(job: Job, spec, settings, device: torch.device, mask: np.nd
     x0 = None
     if job.warm_start is not None:
         x0 = torch.from_numpy(np.ascontiguousarray(job.warm_start[position], dtype=np.float32)).to(device)
+    # Grad mode is thread-local: enter inference mode per step, never across a ``yield``, or it
+    # would leak into the consumer's code between events.
     with torch.inference_mode():
         solver = spec.make_solver(op, y, settings, x0)
-        seconds, last_good, residual, k, message = 0.0, x0, math.nan, 0, None
-        p = s = None
-        for k in range(1, solver.max_iter + 1):
-            if cancel is not None and cancel.is_set():
-                k -= 1
-                break
+    seconds, last_good, residual, k, message = 0.0, x0, math.nan, 0, None
+    p = s = None
+    for k in range(1, solver.max_iter + 1):
+        if cancel is not None and cancel.is_set():
+            k -= 1
+            break
+        with torch.inference_mode():
             t0 = time.perf_counter()
             x, residual = solver.step()
             _sync(device)
@@ -187,12 +190,13 @@ def _run_measurement(job: Job, spec, settings, device: torch.device, mask: np.nd
                 p = psnr(x, truth)
                 if preview or k % max(1, job.ssim_every) == 0:
                     s = ssim(x, truth)
-            event = IterationEvent(job.job_id, index, position, job.k_offset + k, residual, p, s,
-                                   x.float().cpu().numpy() if preview else None, seconds)
-            trace.append(IterationEvent(**{**event.__dict__, "estimate": None}))
-            yield event
-            if done:
-                break
+            estimate = x.float().cpu().numpy() if preview else None
+        event = IterationEvent(job.job_id, index, position, job.k_offset + k, residual, p, s, estimate, seconds)
+        trace.append(IterationEvent(**{**event.__dict__, "estimate": None}))
+        yield event
+        if done:
+            break
+    with torch.inference_mode():
         if last_good is None:
             last_good = op.initial(y) if x0 is None else x0
         estimate = last_good.float().cpu().numpy()

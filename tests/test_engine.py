@@ -162,3 +162,10 @@ def test_out_of_memory_on_accelerator_falls_back_to_cpu(small_demo, monkeypatch)
     final = events[-1]
     assert final.device == "cpu" and len(final.results) == 2
     assert [e.k for e in final.trace] == [1, 2, 3, 1, 2, 3]
+
+
+def test_grad_mode_does_not_leak_out_of_a_suspended_job(small_demo):
+    events = run_job(Job(small_demo, "gap-tv", {"iterations": 5}, device="cpu"))
+    next(events)  # the generator is now suspended mid-measurement
+    assert torch.is_grad_enabled() and not torch.is_inference_mode_enabled()
+    events.close()
