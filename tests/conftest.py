@@ -34,3 +34,16 @@ def small_demo():
 @pytest.fixture(scope="session")
 def real_like():
     return real_like_capture(size=128)
+
+
+@pytest.fixture
+def window_and_dialogs(qtbot, tmp_path, monkeypatch):
+    """The real main window (offscreen) with error dialogs recorded instead of shown."""
+    from sci_viewer.gui.testing import make_window
+
+    return make_window(qtbot, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def window(window_and_dialogs):
+    return window_and_dialogs[0]

@@ -15,16 +15,6 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def window_and_dialogs(qtbot, tmp_path, monkeypatch):
-    return make_window(qtbot, tmp_path, monkeypatch)
-
-
-@pytest.fixture
-def window(window_and_dialogs):
-    return window_and_dialogs[0]
-
-
-@pytest.fixture
 def traffic(shared_data):
     path = shared_data / "benchmark" / "traffic48_cacti.mat"
     if not path.exists():

@@ -17,16 +17,6 @@ from sci_viewer.gui.testing import RUN_TIMEOUT_MS, load_and_wait, make_window, r
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture
-def window_and_dialogs(qtbot, tmp_path, monkeypatch):
-    return make_window(qtbot, tmp_path, monkeypatch)
-
-
-@pytest.fixture
-def window(window_and_dialogs):
-    return window_and_dialogs[0]
-
-
 @dataclass
 class _Settings:
     iterations: int = 7
