@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from sci_viewer.gui.testing import RUN_TIMEOUT_MS, load_and_wait, make_window, run_and_wait  # noqa: E402
+from sci_viewer.gui.testing import RUN_TIMEOUT_MS, load_and_wait, run_and_wait  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
