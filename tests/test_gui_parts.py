@@ -265,3 +265,19 @@ def test_gui_latency_benchmark_runs(tmp_path, small_demo):
                          capture_output=True, text=True, env=env, timeout=120)
     assert "worst timer delay" in out.stdout, out.stdout + out.stderr
     assert "5 iterations" in out.stdout
+
+
+def test_model_setting_lists_the_shipped_models(window):
+    from PySide6.QtWidgets import QComboBox
+
+    from sci_viewer.models import model_names
+
+    if not window.run_panel.set_algorithm("de-gap"):
+        pytest.skip("DE-GAP is not registered")
+    combo = window.run_panel.form._fields["model"].widget
+    assert isinstance(combo, QComboBox) and combo.isEditable()
+    listed = [combo.itemText(i) for i in range(combo.count())]
+    assert listed == model_names() and "degap-default" in listed
+    assert window.run_panel.form.values()["model"] == "degap-default"
+    combo.setCurrentText("/some/other.pt")  # a path can still be typed
+    assert window.run_panel.form.values()["model"] == "/some/other.pt"

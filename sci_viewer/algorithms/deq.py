@@ -20,6 +20,7 @@ import torch.nn as nn
 
 from sci_viewer.algorithms.base import AlgorithmSpec, register_algorithm
 from sci_viewer.errors import JobError
+from sci_viewer.models import model_names
 from sci_viewer.physics import Cacti
 from sci_viewer.solvers import AndersonIterator, AndersonSettings, FixedPointIterator, FixedPointSettings
 
@@ -68,7 +69,8 @@ class DeGapSettings:
     damping ``beta`` and relative regularisation ``lam``. ``sigma`` (0-255 scale) is passed to a
     noise-conditioned denoiser (``None``: the model's own default)."""
 
-    model: str = field(default="degap-default", metadata={"help": "trained denoiser: model name or .pt file"})
+    model: str = field(default="degap-default", metadata={"help": "trained denoiser: model name or .pt file",
+                                                         "suggestions": model_names})
     tol: float = field(default=1e-4, metadata={"help": "stop when ||f(x)-x|| / ||f(x)|| <= tol"})
     max_iter: int = field(default=100, metadata={"help": "cap on evaluations of f"})
     anderson: bool = field(default=True, metadata={"help": "Anderson acceleration (off: plain iteration)"})

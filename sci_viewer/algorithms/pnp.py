@@ -19,6 +19,7 @@ import torch.nn as nn
 from sci_viewer.algorithms.base import AlgorithmSpec, register_algorithm
 from sci_viewer.algorithms.deq import get_denoiser
 from sci_viewer.errors import JobError
+from sci_viewer.models import model_names
 from sci_viewer.physics import Cacti
 
 
@@ -26,7 +27,8 @@ from sci_viewer.physics import Cacti
 class PnpGapSettings:
     """``sigmas`` on the 0-255 scale; ``iterations`` in all (default: the schedule's length)."""
 
-    model: str = field(default="degap-default", metadata={"help": "trained denoiser: model name or .pt file"})
+    model: str = field(default="degap-default", metadata={"help": "trained denoiser: model name or .pt file",
+                                                         "suggestions": model_names})
     sigmas: list[float] = field(default_factory=lambda: [50.0, 25.0, 12.0, 6.0],
                                 metadata={"help": "decreasing noise levels (0-255 scale)"})
     iters_per_level: int = field(default=10, metadata={"help": "iterations at each noise level"})

@@ -53,7 +53,14 @@ class _Field:
             self.choices = list(typing.get_args(self.tp))
         elif isinstance(self.tp, type) and issubclass(self.tp, enum.Enum):
             self.choices = list(self.tp)
-        if self.choices is not None:
+        suggest = f.metadata.get("suggestions") if f.metadata else None
+        self.editable_combo = self.tp is str and callable(suggest)
+        if self.editable_combo:  # free text, with the known values (e.g. shipped models) listed
+            w = QComboBox()
+            w.setEditable(True)
+            w.addItems([str(v) for v in suggest()])
+            w.currentTextChanged.connect(on_change)
+        elif self.choices is not None:
             w = QComboBox()
             for c in self.choices:
                 w.addItem(str(c.value if isinstance(c, enum.Enum) else c))
@@ -79,7 +86,10 @@ class _Field:
 
     def set(self, value: Any) -> None:
         w = self.widget
-        if self.choices is not None:
+        if self.editable_combo:
+            assert isinstance(w, QComboBox)
+            w.setCurrentText("" if value is None else str(value))
+        elif self.choices is not None:
             assert isinstance(w, QComboBox)
             values = [c.value if isinstance(c, enum.Enum) else c for c in self.choices]
             raw = value.value if isinstance(value, enum.Enum) else value
@@ -102,6 +112,9 @@ class _Field:
 
     def get(self) -> Any:
         w = self.widget
+        if self.editable_combo:
+            assert isinstance(w, QComboBox)
+            return w.currentText().strip() or self.default
         if self.choices is not None:
             assert isinstance(w, QComboBox)
             return self.choices[w.currentIndex()]

@@ -94,6 +94,11 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str | torch.dev
     return net.to(device).eval()
 
 
+def model_names() -> list[str]:
+    """Names of the shipped models (suggestions for a ``model`` setting)."""
+    return [m.name for m in list_models()]
+
+
 def list_models(folder: str | Path | None = None) -> list[ModelInfo]:
     """Trained models (``*.pt``) in ``folder`` (default ``resources/models``) with their cards."""
     folder = Path(folder) if folder else MODELS_DIR
@@ -137,5 +142,5 @@ def _load_builtin() -> None:
 
 __all__ = [
     "DEFAULT_MODEL", "MODELS_DIR", "ModelInfo", "build_denoiser", "denoiser_names", "list_models",
-    "load_model", "register_denoiser", "save_model",
+    "load_model", "model_names", "register_denoiser", "save_model",
 ]
