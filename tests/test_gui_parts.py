@@ -281,3 +281,17 @@ def test_model_setting_lists_the_shipped_models(window):
     assert window.run_panel.form.values()["model"] == "degap-default"
     combo.setCurrentText("/some/other.pt")  # a path can still be typed
     assert window.run_panel.form.values()["model"] == "/some/other.pt"
+
+
+def test_mask_file_longer_than_b_uses_the_first_b_frames(qtbot, window, tmp_path, shared_data):
+    import scipy.io
+
+    real = shared_data / "real" / "meas_waterBalloon_cr_10.mat"
+    load_and_wait(qtbot, window, real)
+    assert window.capture.mask is None
+    mask_file = tmp_path / "real_mask.mat"
+    scipy.io.savemat(mask_file, {"mask": (np.random.default_rng(0).random((512, 512, 50)) < 0.5).astype(np.uint8)})
+    before = window.capture
+    window.open_mask(mask_file)
+    qtbot.waitUntil(lambda: window.capture is not before, timeout=RUN_TIMEOUT_MS)
+    assert window.capture.mask.shape == (10, 512, 512)
