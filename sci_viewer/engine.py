@@ -224,23 +224,21 @@ def run_job(job: Job, cancel: CancelToken | None = None) -> Iterator[Event]:
     for position, index in enumerate(indices):
         if cancel is not None and cancel.is_set():
             break
-        try:
-            for event in _run_measurement(job, spec, settings, device, mask, index, position, cancel, trace):
-                if isinstance(event, MeasurementResult):
-                    results.append(event)
-                yield event
-        except torch.OutOfMemoryError:
-            if device.type == "cpu":
-                raise JobError(f"Out of memory reconstructing measurement {index} on the CPU.") from None
-            torch.cuda.empty_cache()
-            yield NoticeEvent(job.job_id, f"{device} ran out of memory on measurement {index}; "
-                                          "continuing on the CPU.")
-            device = torch.device("cpu")
-            trace[:] = [e for e in trace if e.measurement != index]
-            for event in _run_measurement(job, spec, settings, device, mask, index, position, cancel, trace):
-                if isinstance(event, MeasurementResult):
-                    results.append(event)
-                yield event
+        while True:  # a second pass only after an accelerator ran out of memory
+            try:
+                for event in _run_measurement(job, spec, settings, device, mask, index, position, cancel, trace):
+                    if isinstance(event, MeasurementResult):
+                        results.append(event)
+                    yield event
+                break
+            except torch.OutOfMemoryError:
+                if device.type == "cpu":
+                    raise JobError(f"Out of memory reconstructing measurement {index} on the CPU.") from None
+                torch.cuda.empty_cache()
+                yield NoticeEvent(job.job_id, f"{device} ran out of memory on measurement {index}; "
+                                              "continuing on the CPU.")
+                device = torch.device("cpu")
+                trace[:] = [e for e in trace if e.measurement != index]
     cancelled = bool(cancel is not None and cancel.is_set())
     yield JobFinished(job.job_id, job.algo, str(device), results, cancelled, job.config(), trace)
 
