@@ -12,7 +12,8 @@ from sci_viewer.algorithms.base import (
     register_algorithm,
 )
 
-_BUILTIN = ["sci_viewer.algorithms.gap_tv", "sci_viewer.algorithms.deq", "sci_viewer.algorithms.pnp"]
+_BUILTIN = ["sci_viewer.algorithms.gap_tv", "sci_viewer.algorithms.deq", "sci_viewer.algorithms.pnp",
+            "sci_viewer.algorithms.dernn"]
 _loaded = False
 
 

@@ -20,7 +20,7 @@ import torch.nn as nn
 
 from sci_viewer.algorithms.base import AlgorithmSpec, register_algorithm
 from sci_viewer.errors import JobError
-from sci_viewer.models import model_names
+from sci_viewer.models import DENOISER, denoiser_model_names, equilibrium_map, model_kind
 from sci_viewer.physics import Cacti
 from sci_viewer.solvers import AndersonIterator, AndersonSettings, FixedPointIterator, FixedPointSettings
 
@@ -48,7 +48,7 @@ def get_denoiser(name: str, device: torch.device | str) -> nn.Module:
                     net = load_model(name, device)
             except JobError as exc:
                 raise JobError(
-                    f"The denoiser model '{name}' could not be loaded: {exc} DE-GAP and PnP-GAP need a "
+                    f"The model '{name}' could not be loaded: {exc} DE-GAP, PnP-GAP and DE-RNN need a "
                     "trained model: pass --model NAME or a .pt file, or train one with 'sci-viewer train'."
                 ) from None
             for p in net.parameters():
@@ -70,7 +70,7 @@ class DeGapSettings:
     noise-conditioned denoiser (``None``: the model's own default)."""
 
     model: str = field(default="degap-default", metadata={"help": "trained denoiser: model name or .pt file",
-                                                         "suggestions": model_names})
+                                                         "suggestions": denoiser_model_names})
     tol: float = field(default=1e-4, metadata={"help": "stop when ||f(x)-x|| / ||f(x)|| <= tol"})
     max_iter: int = field(default=100, metadata={"help": "cap on evaluations of f"})
     anderson: bool = field(default=True, metadata={"help": "Anderson acceleration (off: plain iteration)"})
@@ -81,31 +81,45 @@ class DeGapSettings:
         "help": "noise level (0-255) for a noise-conditioned denoiser; empty: the model's default"})
 
 
+def check_model_kind(net: nn.Module, name: str, expected: str, label: str) -> None:
+    """Refuse a model of the wrong kind with the algorithm that does take it."""
+    kind = model_kind(net)
+    if kind != expected:
+        other = "DE-RNN (de-rnn)" if kind != DENOISER else "DE-GAP (de-gap) or PnP-GAP (pnp-gap)"
+        raise JobError(f"The model '{name}' is a {kind} model, which {label} cannot use; "
+                       f"run it with {other}, or choose a {expected} model.")
+
+
 class DeGapSolver:
-    """One measurement's DE-GAP solve, one evaluation of ``f`` per :meth:`step`."""
+    """One measurement's equilibrium solve, one evaluation of ``f`` per :meth:`step`.
+
+    ``f`` is the model's :func:`~sci_viewer.models.equilibrium_map`: DE-GAP's for a denoiser,
+    DE-RNN's for a recurrent model (:mod:`sci_viewer.algorithms.dernn` reuses this class).
+    """
+
+    label = "DE-GAP"
+    model_kind = DENOISER
 
     def __init__(self, op: Cacti, y: torch.Tensor, settings: DeGapSettings, x0: torch.Tensor | None = None,
                  net: nn.Module | None = None) -> None:
         if settings.max_iter < 1:
-            raise JobError(f"DE-GAP max_iter must be at least 1, got {settings.max_iter}.")
+            raise JobError(f"{self.label} max_iter must be at least 1, got {settings.max_iter}.")
         self.op, self.y, self.s = op, y, settings
         self.net = net if net is not None else get_denoiser(settings.model, y.device)
+        check_model_kind(self.net, settings.model, self.model_kind, self.label)
         self.max_iter = settings.max_iter
-        self.sigma = None if settings.sigma is None else settings.sigma / 255.0
+        sigma = getattr(settings, "sigma", None)
+        self.map = equilibrium_map(self.net, op, y, None if sigma is None else sigma / 255.0)
         start = (op.initial(y) if x0 is None else x0.to(y.dtype)).unsqueeze(0)
         if settings.anderson:
             try:
                 anderson = AndersonSettings(settings.history, settings.beta, settings.lam)
             except ValueError as exc:
-                raise JobError(f"DE-GAP: {exc}.") from None
+                raise JobError(f"{self.label}: {exc}.") from None
             self.iterator: AndersonIterator | FixedPointIterator = AndersonIterator(self.map, start, anderson)
         else:
             self.iterator = FixedPointIterator(self.map, start, FixedPointSettings(settings.beta))
         self.residual = float("inf")
-
-    def map(self, x: torch.Tensor) -> torch.Tensor:
-        """``f(x) = D(P_y(x))`` on a (1, B, H, W) batch."""
-        return self.net(self.op.project(x, self.y), self.sigma)
 
     def step(self) -> tuple[torch.Tensor, float]:
         fx, r = self.iterator.step()

@@ -17,9 +17,9 @@ import torch
 import torch.nn as nn
 
 from sci_viewer.algorithms.base import AlgorithmSpec, register_algorithm
-from sci_viewer.algorithms.deq import get_denoiser
+from sci_viewer.algorithms.deq import check_model_kind, get_denoiser
 from sci_viewer.errors import JobError
-from sci_viewer.models import model_names
+from sci_viewer.models import DENOISER, denoiser_model_names
 from sci_viewer.physics import Cacti
 
 
@@ -28,7 +28,7 @@ class PnpGapSettings:
     """``sigmas`` on the 0-255 scale; ``iterations`` in all (default: the schedule's length)."""
 
     model: str = field(default="degap-default", metadata={"help": "trained denoiser: model name or .pt file",
-                                                         "suggestions": model_names})
+                                                         "suggestions": denoiser_model_names})
     sigmas: list[float] = field(default_factory=lambda: [50.0, 25.0, 12.0, 6.0],
                                 metadata={"help": "decreasing noise levels (0-255 scale)"})
     iters_per_level: int = field(default=10, metadata={"help": "iterations at each noise level"})
@@ -45,6 +45,7 @@ class PnpGapSolver:
             raise JobError("PnP-GAP 'iterations' and 'iters_per_level' must be at least 1.")
         self.op, self.y, self.s = op, y, settings
         self.net = net if net is not None else get_denoiser(settings.model, y.device)
+        check_model_kind(self.net, settings.model, DENOISER, "PnP-GAP")
         self.max_iter = settings.iterations
         self.x = (op.initial(y) if x0 is None else x0.to(y.dtype)).unsqueeze(0)
         self.y1 = y.clone()

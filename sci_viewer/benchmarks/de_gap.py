@@ -65,14 +65,16 @@ def _row(scene: str, algo: str, fin: JobFinished) -> dict[str, Any]:
     }
 
 
-def _quality(scene: str, capture: Capture, indices: list[int], args: argparse.Namespace) -> list[dict[str, Any]]:
+def quality_rows(scene: str, capture: Capture, indices: list[int], algos: dict[str, dict[str, Any]],
+                 device: str) -> list[dict[str, Any]]:
+    """One timed engine run per algorithm (settings in ``algos``) over ``indices``; prints a row each."""
     rows = []
-    for algo in ALGOS:
-        settings = _settings(algo, args)
+    for algo, settings in algos.items():
         # Warm-up (model load, allocator, kernel selection) on a short run, not timed.
-        warm = dict(settings, max_iter=2) if algo == "de-gap" else dict(settings, iterations=2)
-        execute(Job(capture, algo, warm, device=args.device, measurements=indices[:1], track_metrics=False))
-        fin = execute(Job(capture, algo, settings, device=args.device, measurements=indices,
+        cap_key = "iterations" if algo in ("gap-tv", "pnp-gap") else "max_iter"
+        execute(Job(capture, algo, dict(settings, **{cap_key: 2}), device=device, measurements=indices[:1],
+                    track_metrics=False))
+        fin = execute(Job(capture, algo, settings, device=device, measurements=indices,
                           track_metrics=False, preview_every=10**9, ssim_every=10**9))
         row = _row(scene, algo, fin)
         rows.append(row)
@@ -82,7 +84,7 @@ def _quality(scene: str, capture: Capture, indices: list[int], args: argparse.Na
     return rows
 
 
-def _psnr_trace(capture: Capture, algo: str, settings: dict[str, Any], index: int, device: str) -> tuple[list, list]:
+def psnr_trace(capture: Capture, algo: str, settings: dict[str, Any], index: int, device: str) -> tuple[list, list]:
     fin = execute(Job(capture, algo, settings, device=device, measurements=[index], preview_every=10**9,
                       ssim_every=10**9))
     return [e.psnr for e in fin.trace], [e.residual for e in fin.trace]
@@ -91,11 +93,11 @@ def _psnr_trace(capture: Capture, algo: str, settings: dict[str, Any], index: in
 def _stability(scene: str, capture: Capture, index: int, args: argparse.Namespace) -> dict[str, Any]:
     k = args.k
     tol = args.tol if args.tol is not None else get_algorithm("de-gap").settings().tol
-    psnrs, residuals = _psnr_trace(capture, "de-gap", {"model": args.model, "tol": 0.0, "max_iter": k},
+    psnrs, residuals = psnr_trace(capture, "de-gap", {"model": args.model, "tol": 0.0, "max_iter": k},
                                    index, args.device)
     k_conv = next((i + 1 for i, r in enumerate(residuals) if r <= tol), None)
     psnr_conv = psnrs[k_conv - 1] if k_conv else None
-    pnp_psnr, _ = _psnr_trace(capture, "pnp-gap", {"model": args.model, "iterations": k}, index, args.device)
+    pnp_psnr, _ = psnr_trace(capture, "pnp-gap", {"model": args.model, "iterations": k}, index, args.device)
     peak = int(np.argmax(pnp_psnr))
     row = {
         "scene": scene, "measurement": index, "k": len(psnrs), "tol": tol,
@@ -152,7 +154,8 @@ def run(args: argparse.Namespace) -> int:
     captures = {}
     for scene in scenes:
         captures[scene] = load_scene(scene)
-        rows += _quality(scene, captures[scene], BENCHMARK_SCENES[scene], args)
+        rows += quality_rows(scene, captures[scene], BENCHMARK_SCENES[scene],
+                             {a: _settings(a, args) for a in ALGOS}, args.device)
     stab = []
     if not args.no_stability:
         print(f"\nstability: DE-GAP with tol=0 and PnP-GAP, both to K={args.k} (first measurement of each scene)")

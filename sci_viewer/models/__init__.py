@@ -6,6 +6,9 @@ Call convention of every denoiser: ``net(x, sigma=None)`` with ``x`` a (N, B, H,
 and any H, W work. ``sigma`` (float or (N,) tensor, 0..1 scale) is used by noise-conditioned
 networks and ignored by the others.
 
+A model with ``kind = "recurrent"`` (DE-RNN, :mod:`.rnn`) is not a denoiser but a whole iteration
+``net.iterate(x, op, y)``; :func:`equilibrium_map` gives the fixed-point map of either kind.
+
 Trained weights live in ``resources/models/NAME.pt`` as ``{"arch", "kwargs", "state_dict",
 "meta"}`` with a model card ``NAME.md`` beside them. A plugin adds an architecture with
 ``register_denoiser("my-net", MyNet)``.
@@ -24,6 +27,8 @@ from sci_viewer.errors import JobError
 from sci_viewer.settings import RESOURCES_DIR
 
 DEFAULT_MODEL = "degap-default"
+DEFAULT_RNN_MODEL = "dernn-default"
+DENOISER, RECURRENT = "denoiser", "recurrent"
 MODELS_DIR = RESOURCES_DIR / "models"
 
 _DENOISERS: dict[str, Callable[..., nn.Module]] = {}
@@ -48,6 +53,27 @@ def build_denoiser(arch: str, **kwargs: Any) -> nn.Module:
     return _DENOISERS[arch](**kwargs)
 
 
+def model_kind(net_or_arch: nn.Module | str) -> str:
+    """``"denoiser"`` (used inside DE-GAP / PnP-GAP) or ``"recurrent"`` (a DE-RNN iteration)."""
+    if isinstance(net_or_arch, str):
+        _load_builtin()
+        net_or_arch = _DENOISERS.get(net_or_arch)  # type: ignore[assignment]
+    return getattr(net_or_arch, "kind", DENOISER)
+
+
+def equilibrium_map(net: nn.Module, op: Any, y: torch.Tensor,
+                    sigma: float | torch.Tensor | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The fixed-point map ``f`` of a trained model for the measurement ``y`` and operator ``op``.
+
+    A denoiser ``D`` gives DE-GAP's ``f(x) = D(x + A^T((y - A x) / Phi_sum))``; a recurrent model
+    gives DE-RNN's ``f(x) = RNN(x, y, Phi)``. ``op`` is a :class:`sci_viewer.physics.Cacti` or a
+    training batch operator.
+    """
+    if model_kind(net) == RECURRENT:
+        return lambda x: net.iterate(x, op, y)  # type: ignore[operator]
+    return lambda x: net(op.project(x, y), sigma)
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """A trained model found under ``resources/models``."""
@@ -58,6 +84,10 @@ class ModelInfo:
     card: str = ""
     summary: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return model_kind(self.arch)
 
 
 def save_model(net: nn.Module, path: str | Path, arch: str, kwargs: dict[str, Any], meta: dict[str, Any] | None = None) -> Path:
@@ -94,9 +124,17 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str | torch.dev
     return net.to(device).eval()
 
 
-def model_names() -> list[str]:
-    """Names of the shipped models (suggestions for a ``model`` setting)."""
-    return [m.name for m in list_models()]
+def model_names(kind: str | None = None) -> list[str]:
+    """Names of the shipped models, all or of one ``kind`` (suggestions for a ``model`` setting)."""
+    return [m.name for m in list_models() if kind is None or m.kind == kind]
+
+
+def denoiser_model_names() -> list[str]:
+    return model_names(DENOISER)
+
+
+def recurrent_model_names() -> list[str]:
+    return model_names(RECURRENT)
 
 
 def list_models(folder: str | Path | None = None) -> list[ModelInfo]:
@@ -134,13 +172,15 @@ def _load_builtin() -> None:
     _builtin_loaded = True
     from sci_viewer.models.cnn import RSNCNN, SimpleCNN
     from sci_viewer.models.ffdnet import FFDNet
+    from sci_viewer.models.rnn import DERNN
     from sci_viewer.models.unet import UNet
 
-    for name, cls in (("cnn", SimpleCNN), ("rsn-cnn", RSNCNN), ("unet", UNet), ("ffdnet", FFDNet)):
+    for name, cls in (("cnn", SimpleCNN), ("rsn-cnn", RSNCNN), ("unet", UNet), ("ffdnet", FFDNet), ("dernn", DERNN)):
         _DENOISERS.setdefault(name, cls)
 
 
 __all__ = [
-    "DEFAULT_MODEL", "MODELS_DIR", "ModelInfo", "build_denoiser", "denoiser_names", "list_models",
-    "load_model", "model_names", "register_denoiser", "save_model",
+    "DEFAULT_MODEL", "DEFAULT_RNN_MODEL", "DENOISER", "MODELS_DIR", "RECURRENT", "ModelInfo", "build_denoiser",
+    "denoiser_model_names", "denoiser_names", "equilibrium_map", "list_models", "load_model", "model_kind",
+    "model_names", "recurrent_model_names", "register_denoiser", "save_model",
 ]

@@ -43,11 +43,14 @@ class Equilibrium:
     info: SolverInfo       # the forward solve's record
 
 
-def equilibrium(f: Map, x0: torch.Tensor, dc: DeqConfig) -> Equilibrium:
-    """Solve ``z* = f(z*)`` from ``x0`` and attach the gradient ``dc.backward`` asks for."""
+def equilibrium(f: Map, x0: torch.Tensor, dc: DeqConfig, solve_map: Map | None = None) -> Equilibrium:
+    """Solve ``z* = f(z*)`` from ``x0`` and attach the gradient ``dc.backward`` asks for.
+
+    ``solve_map`` (default ``f``) is the same map used for the gradient-free solve, e.g. ``f`` with
+    the network in eval mode."""
     layer = DEQFixedPoint(solver_config(dc))
     with torch.no_grad():
-        z_star, info = solve(f, x0.detach(), layer.config)
+        z_star, info = solve(solve_map or f, x0.detach(), layer.config)
     z_star = z_star.detach()
     fz = layer.attach(f, z_star)
     z = fz

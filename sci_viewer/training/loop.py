@@ -1,5 +1,9 @@
 """The training loop: stages ``pretrain`` (denoising) then ``deq`` (fine-tuning through DE-GAP).
 
+The same loop trains DE-RNN (a model of kind ``recurrent``): its pretraining applies one
+iteration ``RNN(v, y, Phi)`` to the same corrupted videos ``v``, and its DEQ stage solves its own
+fixed point (:func:`sci_viewer.models.equilibrium_map` gives either map).
+
 Pretraining inputs are the ground truth plus either Gaussian noise or an error that survives GAP
 projection (``e - A^T(A e / Phi_sum)``: what the denoiser sees at a fixed point), never the
 zero-filled start ``x0``. The DEQ stage solves ``z* = f(z*)`` with
@@ -25,7 +29,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from sci_viewer.errors import JobError
-from sci_viewer.models import build_denoiser, save_model
+from sci_viewer.models import RECURRENT, build_denoiser, equilibrium_map, model_kind, save_model
 from sci_viewer.settings import resolve_device
 from sci_viewer.solvers import anderson
 from sci_viewer.training.checkpoint import load_checkpoint, save_checkpoint
@@ -38,9 +42,17 @@ from sci_viewer.training.sim import BatchCacti, random_masks
 STAGES = ("pretrain", "deq")
 
 
-def degap_map(net: nn.Module, op: BatchCacti, y: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The DE-GAP iteration map ``f(x) = D(x + A^T((y - A x)/Phi_sum))``."""
-    return lambda x: net(op.project(x, y))
+def frozen(net: nn.Module, f: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``f`` evaluated with ``net`` in eval mode, so that one fixed-point solve sees one fixed map
+    (in training mode spectral normalisation would update its power iteration at every call)."""
+    def g(x: torch.Tensor) -> torch.Tensor:
+        was_training = net.training
+        net.eval()
+        try:
+            return f(x)
+        finally:
+            net.train(was_training)
+    return g
 
 
 class Trainer:
@@ -65,6 +77,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
         self.net = build_denoiser(cfg.model.arch, **cfg.model.kwargs).to(self.device)
+        self.recurrent = model_kind(self.net) == RECURRENT
         self.step = 0
         self.best = -math.inf
         self.stage_best: dict[str, float] = {}
@@ -177,11 +190,17 @@ class Trainer:
             sigmas.append(float(e.std()))
         return torch.cat(inputs), torch.tensor(sigmas, device=gt.device)
 
+    def _denoise(self, gt: torch.Tensor, op: BatchCacti) -> torch.Tensor:
+        """The model applied once to corrupted ground truth: a denoiser to ``v``, DE-RNN one iteration from ``v``."""
+        v, sig = self._pretrain_inputs(gt, op)
+        if self.recurrent:
+            return self.net.iterate(v, op, op.A(gt))  # type: ignore[operator]
+        return self.net(v, sig)
+
     def _pretrain_step(self) -> dict[str, float]:
         pc = self.cfg.pretrain
         gt, op = self._batch(pc.batch, pc.crop)
-        v, sig = self._pretrain_inputs(gt, op)
-        out = self.net(v, sig)
+        out = self._denoise(gt, op)
         loss = mse(out, gt)
         self._update(loss)
         return {"loss": loss.item(), "psnr": psnr(out.detach(), gt)}
@@ -190,15 +209,15 @@ class Trainer:
         dc = self.cfg.deq
         gt, op = self._batch(dc.batch, dc.crop)
         y = op.A(gt)
-        eq = equilibrium(degap_map(self.net, op, y), op.initial(y), dc)
+        f = equilibrium_map(self.net, op, y)
+        eq = equilibrium(f, op.initial(y), dc, solve_map=frozen(self.net, f))
         z = eq.z
         loss = mse(z, gt)
         total = loss
         if dc.residual_weight > 0:
             total = total + dc.residual_weight * fixed_point_residual(eq.fz, eq.z_star)
         if dc.denoise_weight > 0:
-            v, sig = self._pretrain_inputs(gt, op)
-            total = total + dc.denoise_weight * mse(self.net(v, sig), gt)
+            total = total + dc.denoise_weight * mse(self._denoise(gt, op), gt)
         self._update(total)
         return {"loss": loss.item(), "psnr": psnr(z.detach(), gt), "iters": eq.info.iterations,
                 "res": max_residual(eq.info)}
@@ -229,7 +248,7 @@ class Trainer:
         was_training = self.net.training
         self.net.eval()
         x0 = op.initial(y)
-        f = degap_map(self.net, op, y)
+        f = equilibrium_map(self.net, op, y)
         z, info = anderson(f, x0, m=self.cfg.deq.anderson_m, beta=self.cfg.deq.beta, lam=self.cfg.deq.lam,
                            tol=vc.tol, max_iter=vc.max_iter)
         self.net.train(was_training)
