@@ -183,3 +183,24 @@ def test_init_from_model_file(tmp_path, davis):
 
     with pytest.raises(JobError, match="init_from"):
         Trainer(config_from_dict(dict(TINY, init_from=str(tmp_path / "other.pt"))), tmp_path / "r2", quiet=True)
+
+
+def test_jacobian_penalty_estimates_the_frobenius_norm_and_is_differentiable():
+    from sci_viewer.training.losses import jacobian_penalty
+
+    torch.manual_seed(0)
+    m = torch.randn(6, 6, requires_grad=True)
+    z = torch.randn(1, 6)
+    estimates = torch.stack([jacobian_penalty(lambda x: x @ m.T, z) for _ in range(4000)])
+    assert float(estimates.mean()) == pytest.approx(float(m.detach().pow(2).sum() / 6), rel=0.05)
+    estimates[:10].mean().backward()
+    assert m.grad is not None and m.grad.abs().sum() > 0
+
+
+def test_deq_step_with_jacobian_penalty_logs_it(tmp_path, davis):
+    from sci_viewer.training.loop import Trainer
+
+    cfg = dict(TINY, pretrain={"steps": 0}, deq=dict(TINY["deq"], jacobian_weight=0.5),
+               val={"every_steps": 0, "deq_every_steps": 0})
+    record = Trainer(config_from_dict(cfg), tmp_path / "jac", quiet=True).run(max_steps=1)
+    assert record["jac"] > 0 and np.isfinite(record["loss"])

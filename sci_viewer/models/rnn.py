@@ -9,10 +9,14 @@ measurement) and the mask ``Phi_t``:
 3. a backward recurrence ``g_t = h_t + cell_b(h_t, g_{t+1})`` over t = B..1;
 4. a per-frame head whose output corrects the projected estimate: ``x_{k+1} = P_y(x_k) + head(g)``.
 
-Every convolution is spectrally normalised (``spectral=True``): each layer is then 1-Lipschitz in
-its matrix norm, which keeps the learned correction from amplifying the error between iterates --
-the contraction safeguard that makes a fixed point exist and Anderson acceleration find it. Any
-B (the recurrence runs over however many frames there are) and any frame size.
+Every convolution of the recurrent body is spectrally normalised (``spectral=True``): each has
+gain at most 1 (in the norm of its reshaped weight matrix), so the learned correction has a
+bounded Lipschitz constant however long the iteration runs -- the safeguard against the blow-up an
+unconstrained recurrent map can have. That bounds the map; it does not by itself make it a
+contraction (the projection is the identity on the null space of A). That the fixed point is
+reached is trained for (the DEQ stage solves it and penalises the residual) and measured
+(``sci-viewer bench de-rnn`` prints iterations to tol and the PSNR change from tol to K=300).
+Any B (the recurrence runs over however many frames there are) and any frame size.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ class DERNN(nn.Module):
     Args:
         ch: feature channels of the recurrent state.
         unshuffle: space-to-depth factor (2: the recurrence runs at half resolution, 4x cheaper).
-        spectral: spectral normalisation on every convolution (the contraction safeguard).
+        spectral: spectral normalisation on every convolution of the body (bounds its Lipschitz constant).
     """
 
     kind = "recurrent"

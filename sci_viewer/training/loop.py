@@ -36,7 +36,7 @@ from sci_viewer.training.checkpoint import load_checkpoint, save_checkpoint
 from sci_viewer.training.config import TrainConfig
 from sci_viewer.training.data import VideoSampler, default_root, split_scenes, validation_set
 from sci_viewer.training.fixed_point import equilibrium, max_residual
-from sci_viewer.training.losses import fixed_point_residual, mse, psnr
+from sci_viewer.training.losses import fixed_point_residual, jacobian_penalty, mse, psnr
 from sci_viewer.training.sim import BatchCacti, random_masks
 
 STAGES = ("pretrain", "deq")
@@ -218,9 +218,14 @@ class Trainer:
             total = total + dc.residual_weight * fixed_point_residual(eq.fz, eq.z_star)
         if dc.denoise_weight > 0:
             total = total + dc.denoise_weight * mse(self._denoise(gt, op), gt)
+        stats = {}
+        if dc.jacobian_weight > 0:
+            jac = jacobian_penalty(f, eq.z_star)
+            total = total + dc.jacobian_weight * jac
+            stats["jac"] = jac.item()
         self._update(total)
         return {"loss": loss.item(), "psnr": psnr(z.detach(), gt), "iters": eq.info.iterations,
-                "res": max_residual(eq.info)}
+                "res": max_residual(eq.info), **stats}
 
     def _update(self, loss: torch.Tensor) -> None:
         assert self.opt is not None and self.sched is not None
