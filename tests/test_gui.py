@@ -196,6 +196,20 @@ def test_scale_change_keeps_runs(qtbot, window, small_demo):
     assert "max" in window.capture_panel.scale_help.text()
 
 
+def test_de_rnn_plots_residual_and_psnr_live(qtbot, window, small_demo):
+    window.set_capture(small_demo)
+    assert window.run_panel.set_algorithm("de-rnn")
+    assert window.run_panel.form.values()["model"] == "dernn-default"
+    window.run_panel.form.set_values({"max_iter": 4, "tol": 1e-12})
+    record = run_and_wait(qtbot, window)
+    assert record.finished and record.failed is None
+    window.plot.refresh()
+    x, residual = window.plot.curve_data(record.run_id, 0, "residual")
+    assert list(x) == [1, 2, 3, 4] and np.all(residual > 0)
+    assert np.all(np.isfinite(window.plot.curve_data(record.run_id, 0, "psnr")[1]))
+    qtbot.waitUntil(lambda: window.video.volume() is not None and window.video.volume().shape == (8, 64, 64))
+
+
 def test_de_gap_runs_and_continues(qtbot, window, small_demo):
     from sci_viewer.algorithms import algorithm_names
 

@@ -270,14 +270,17 @@ def test_gui_latency_benchmark_runs(tmp_path, small_demo):
 def test_model_setting_lists_the_shipped_models(window):
     from PySide6.QtWidgets import QComboBox
 
-    from sci_viewer.models import model_names
+    from sci_viewer.models import denoiser_model_names, recurrent_model_names
 
-    if not window.run_panel.set_algorithm("de-gap"):
-        pytest.skip("DE-GAP is not registered")
+    assert window.run_panel.set_algorithm("de-rnn")
+    combo = window.run_panel.form._fields["model"].widget
+    rnn_listed = [combo.itemText(i) for i in range(combo.count())]
+    assert rnn_listed == recurrent_model_names() and "dernn-default" in rnn_listed
+    assert window.run_panel.set_algorithm("de-gap")
     combo = window.run_panel.form._fields["model"].widget
     assert isinstance(combo, QComboBox) and combo.isEditable()
     listed = [combo.itemText(i) for i in range(combo.count())]
-    assert listed == model_names() and "degap-default" in listed
+    assert listed == denoiser_model_names() and "degap-default" in listed and "dernn-default" not in listed
     assert window.run_panel.form.values()["model"] == "degap-default"
     combo.setCurrentText("/some/other.pt")  # a path can still be typed
     assert window.run_panel.form.values()["model"] == "/some/other.pt"

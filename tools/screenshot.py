@@ -4,9 +4,10 @@ Run under a display, e.g.::
 
     xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python tools/screenshot.py [--out docs/screenshot.png]
 
-It loads traffic48 from the shared data (the demo capture if absent), runs GAP-TV to the end,
-starts a second run (DE-GAP when a trained model is available, else GAP-TV with a lighter TV
-weight), and grabs the window after a few of its iterations.
+It loads traffic48 from the shared data (the demo capture if absent), runs the algorithms of
+``--runs`` one after the other (GAP-TV, DE-GAP, DE-RNN by default; those whose model does not load
+are skipped), shows the last two side by side with the ground truth, and grabs the window after
+a few iterations of the last run.
 """
 
 from __future__ import annotations
@@ -38,27 +39,29 @@ def pump(app, seconds: float) -> None:
     wait(app, lambda: False, seconds)
 
 
-def second_run(window: MainWindow) -> tuple[str, dict]:
-    """DE-GAP if its model loads, else a second GAP-TV with another TV weight."""
-    from sci_viewer.algorithms import algorithm_names, get_algorithm
+FULL_RUN = {"gap-tv": {"iterations": 40}, "de-gap": {"max_iter": 100}, "de-rnn": {"max_iter": 100},
+            "pnp-gap": {"iterations": 40}}
 
-    if "de-gap" in algorithm_names():
-        try:
-            from sci_viewer.engine import Job, execute
 
-            execute(Job(window.capture, "de-gap", {"max_iter": 1}, device="cpu", measurements=[0],
-                        track_metrics=False))
-            get_algorithm("de-gap")
-            return "de-gap", {"max_iter": 100}
-        except Exception as exc:  # noqa: BLE001 - no trained model yet
-            print(f"DE-GAP not usable ({exc}); a second GAP-TV run instead", file=sys.stderr)
-    return "gap-tv", {"iterations": 200, "tv_weight": 0.1}
+def usable(window: MainWindow, algo: str) -> bool:
+    """True when ``algo`` runs here (its trained model loads)."""
+    from sci_viewer.engine import Job, execute
+
+    try:
+        execute(Job(window.capture, algo, {"max_iter": 1} if algo.startswith("de-") else {"iterations": 1},
+                    device="cpu", measurements=[0], track_metrics=False))
+        return True
+    except Exception as exc:  # noqa: BLE001 - e.g. no trained model
+        print(f"{algo} not usable ({exc}); skipped", file=sys.stderr)
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="docs/screenshot.png")
-    p.add_argument("--after", type=int, default=15, help="grab after this many iterations of the second run")
+    p.add_argument("--runs", default="gap-tv,de-gap,de-rnn",
+                   help="algorithms run one after the other; the window is grabbed during the last")
+    p.add_argument("--after", type=int, default=15, help="grab after this many iterations of the last run")
     args = p.parse_args(argv)
     app = make_app()
     tmp = tempfile.TemporaryDirectory()
@@ -70,14 +73,15 @@ def main(argv: list[str] | None = None) -> int:
     if not wait(app, lambda: window.capture is not None and not window.busy_tasks()):
         print("could not load a capture", file=sys.stderr)
         return 1
-    window.run_panel.set_algorithm("gap-tv")
-    window.run_panel.form.set_values({"iterations": 40})
-    first = window.start_run()
-    wait(app, lambda: not window.runs.is_running())
-    algo, settings = second_run(window)
-    window.run_panel.set_algorithm(algo)
-    window.run_panel.form.set_values(settings)
-    second = window.start_run()
+    algos = [a for a in args.runs.split(",") if a and (a == "gap-tv" or usable(window, a))] or ["gap-tv"]
+    runs = []
+    for algo in algos:
+        window.run_panel.set_algorithm(algo)
+        window.run_panel.form.set_values(FULL_RUN.get(algo, {}))
+        runs.append(window.start_run())
+        if len(runs) < len(algos):
+            wait(app, lambda: not window.runs.is_running())
+    first, second = (runs[-2], runs[-1]) if len(runs) > 1 else (runs[0], runs[0])
     window.tabs.setCurrentWidget(window.compare)
     window.compare.set_pane(0, f"run:{first.run_id}")
     window.compare.set_pane(1, f"run:{second.run_id}")
