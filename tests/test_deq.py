@@ -178,3 +178,34 @@ def test_train_memory_benchmark_runs_small(capsys):
         torch.set_num_threads(threads)
     out = capsys.readouterr().out
     assert "peak(5) / peak(2)" in out and "unrolled" in out
+
+
+class Stretcher(nn.Module):
+    """``D(v) = 1.5 v - 0.25``: pushes values out of [0, 1], as an untrained or out-of-range model can."""
+
+    def forward(self, x: torch.Tensor, sigma: float | torch.Tensor | None = None) -> torch.Tensor:
+        return 1.5 * x - 0.25
+
+
+@pytest.mark.parametrize("algo", ["de-gap", "de-rnn"])
+def test_clip_keeps_the_estimate_in_the_frames_range(tmp_path, monkeypatch, algo):
+    if algo == "de-rnn":
+        class Stretched(nn.Module):  # a recurrent-kind stand-in
+            kind = models.RECURRENT
+
+            def iterate(self, x, op, y):
+                return 1.5 * op.project(x, y) - 0.25
+        cls, name = Stretched, "test-stretched-rnn"
+    else:
+        cls, name = Stretcher, "test-stretcher"
+    monkeypatch.setitem(models._DENOISERS, name, cls)
+    models.denoiser_names()
+    path = str(models.save_model(cls(), tmp_path / "m.pt", name, {}))
+    ranges = {}
+    for clip in (True, False):
+        fin = execute(Job(_capture(), algo, {"model": path, "max_iter": 3, "clip": clip}, device="cpu"))
+        est = fin.results[0].estimate
+        ranges[clip] = (float(est.min()), float(est.max()))
+    assert ranges[True][0] >= 0.0 and ranges[True][1] <= 1.0
+    assert ranges[False][0] < 0.0 and ranges[False][1] > 1.0
+    assert get_algorithm("de-gap").settings().clip and not get_algorithm("de-rnn").settings().clip

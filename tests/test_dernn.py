@@ -173,3 +173,17 @@ def test_shipped_model_beats_the_paper_on_runner(shared_data):
     (res,) = fin.results
     assert res.converged, res.final_residual
     assert res.psnr > 27.85
+
+
+def test_bench_de_rnn_prints_the_row_against_the_paper(shared_data, tmp_path, capsys):
+    import json
+
+    from sci_viewer.cli import main
+
+    out = tmp_path / "b.json"
+    assert main(["bench", "de-rnn", "--scenes", "drop40", "--degap-model", "", "--max-iter", "3", "--k", "0",
+                 "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "DE-RNN on drop40" in printed and "paper's DE-RNN 30.16 dB" in printed
+    rows = {r["algo"]: r for r in json.loads(out.read_text())["rows"]}
+    assert set(rows) == {"gap-tv", "de-rnn"} and rows["de-rnn"]["iterations"] == 3

@@ -31,6 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scenes", default=",".join(BENCHMARK_SCENES), help="comma-separated scene names")
     p.add_argument("--tol", type=float, help="DE-RNN tolerance (default: the algorithm's)")
     p.add_argument("--max-iter", type=int, help="DE-RNN iteration cap (default: the algorithm's)")
+    p.add_argument("--clip", action="store_true", help="keep DE-RNN's iterates in [0, 1] (off by default)")
     p.add_argument("--k", type=int, default=300, help="iterations of the stability runs (0: skip)")
     p.add_argument("--json", help="save all figures here")
 
@@ -41,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, load average {load}, "
           f"device {args.device}, model {args.model}")
     rnn: dict[str, Any] = {"model": args.model}
+    if args.clip:
+        rnn["clip"] = True
     if args.tol is not None:
         rnn["tol"] = args.tol
     if args.max_iter is not None:
