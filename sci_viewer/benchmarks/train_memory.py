@@ -87,10 +87,10 @@ def _data(args: argparse.Namespace, device: torch.device) -> tuple[Cacti, torch.
 
 def _step(net: nn.Module, op: Cacti, y: torch.Tensor, truth: torch.Tensor, iters: int, backward: str,
           unrolled: bool) -> None:
-    opt = torch.optim.Adam(net.parameters(), lr=1e-5)
+    from sci_viewer.models import equilibrium_map
 
-    def f(x: torch.Tensor) -> torch.Tensor:
-        return net(op.project(x, y))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-5)
+    f = equilibrium_map(net, op, y)  # DE-GAP's map for a denoiser, DE-RNN's for a recurrent model
 
     x0 = op.initial(y)
     if unrolled:
