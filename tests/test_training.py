@@ -192,7 +192,7 @@ def test_jacobian_penalty_estimates_the_frobenius_norm_and_is_differentiable():
     m = torch.randn(6, 6, requires_grad=True)
     z = torch.randn(1, 6)
     estimates = torch.stack([jacobian_penalty(lambda x: x @ m.T, z) for _ in range(4000)])
-    assert float(estimates.mean()) == pytest.approx(float(m.detach().pow(2).sum() / 6), rel=0.05)
+    assert float(estimates.detach().mean()) == pytest.approx(float(m.detach().pow(2).sum() / 6), rel=0.05)
     estimates[:10].mean().backward()
     assert m.grad is not None and m.grad.abs().sum() > 0
 
@@ -204,3 +204,16 @@ def test_deq_step_with_jacobian_penalty_logs_it(tmp_path, davis):
                val={"every_steps": 0, "deq_every_steps": 0})
     record = Trainer(config_from_dict(cfg), tmp_path / "jac", quiet=True).run(max_steps=1)
     assert record["jac"] > 0 and np.isfinite(record["loss"])
+
+
+def test_deq_clip_keeps_the_training_map_in_range(tmp_path, davis):
+    from sci_viewer.training.loop import Trainer
+    from sci_viewer.training.sim import BatchCacti
+
+    for clip in (False, True):
+        cfg = dict(TINY, deq=dict(TINY["deq"], clip=clip))
+        trainer = Trainer(config_from_dict(cfg), tmp_path / str(clip), quiet=True)
+        op = BatchCacti(torch.ones(1, 8, 16, 16))
+        y = torch.full((1, 16, 16), 16.0)  # 8 frames of 2.0: the projection leaves [0, 1]
+        out = trainer._map(op, y)(torch.zeros(1, 8, 16, 16))
+        assert (float(out.detach().max()) <= 1.0) == clip

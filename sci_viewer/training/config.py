@@ -56,6 +56,7 @@ class DeqConfig:
     implicit_iters: int = 8        # neumann: series terms; implicit: max Anderson iterations of a = J^T a + g
     residual_weight: float = 0.1   # penalty on the fixed-point residual ||f(z)-z||^2/||z||^2
     denoise_weight: float = 0.0    # keep a pretraining-style denoising loss alongside
+    clip: bool = False             # keep iterates in [0, 1] (DE-GAP's inference default), in training and validation
     jacobian_weight: float = 0.0   # penalty on ||J_f(z*)||_F^2 / dim (Hutchinson): pushes f towards a contraction
 
     def __post_init__(self) -> None:

@@ -209,7 +209,7 @@ class Trainer:
         dc = self.cfg.deq
         gt, op = self._batch(dc.batch, dc.crop)
         y = op.A(gt)
-        f = equilibrium_map(self.net, op, y)
+        f = self._map(op, y)
         eq = equilibrium(f, op.initial(y), dc, solve_map=frozen(self.net, f))
         z = eq.z
         loss = mse(z, gt)
@@ -226,6 +226,12 @@ class Trainer:
         self._update(total)
         return {"loss": loss.item(), "psnr": psnr(z.detach(), gt), "iters": eq.info.iterations,
                 "res": max_residual(eq.info), **stats}
+
+    def _map(self, op: BatchCacti, y: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The model's fixed-point map; with ``deq.clip`` the iterates are kept in [0, 1], as the
+        algorithms' ``clip`` setting does at inference."""
+        f = equilibrium_map(self.net, op, y)
+        return (lambda x: f(x).clamp(0.0, 1.0)) if self.cfg.deq.clip else f
 
     def _update(self, loss: torch.Tensor) -> None:
         assert self.opt is not None and self.sched is not None
@@ -253,7 +259,7 @@ class Trainer:
         was_training = self.net.training
         self.net.eval()
         x0 = op.initial(y)
-        f = equilibrium_map(self.net, op, y)
+        f = self._map(op, y)
         z, info = anderson(f, x0, m=self.cfg.deq.anderson_m, beta=self.cfg.deq.beta, lam=self.cfg.deq.lam,
                            tol=vc.tol, max_iter=vc.max_iter)
         self.net.train(was_training)
