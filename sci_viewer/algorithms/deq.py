@@ -63,12 +63,11 @@ def clear_model_cache() -> None:
 
 
 @dataclass
-class DeGapSettings:
-    """``tol``: stop when ``||f(x)-x|| / ||f(x)|| <= tol``; ``max_iter``: cap on evaluations of f.
-    ``anderson``: Anderson acceleration (else damped plain iteration) with ``history`` iterates,
-    damping ``beta`` and relative regularisation ``lam``. ``sigma`` (0-255 scale) is passed to a
-    noise-conditioned denoiser (``None``: the model's own default). ``clip`` solves
-    ``x* = clip(f(x*), 0, 1)``: the fixed point within the frames' range."""
+class EquilibriumSettings:
+    """A fixed-point solve (DE-GAP, DE-RNN). ``tol``: stop when ``||f(x)-x|| / ||f(x)|| <= tol``;
+    ``max_iter``: cap on evaluations of f. ``anderson``: Anderson acceleration (else damped plain
+    iteration) with ``history`` iterates, damping ``beta`` and relative regularisation ``lam``.
+    ``clip`` solves ``x* = clip(f(x*), 0, 1)``: the fixed point within the frames' range."""
 
     model: str = field(default="degap-default", metadata={"help": "trained denoiser: model name or .pt file",
                                                          "suggestions": denoiser_model_names})
@@ -80,6 +79,13 @@ class DeGapSettings:
     lam: float = field(default=1e-4, metadata={"help": "relative regularisation of Anderson's least squares"})
     clip: bool = field(default=True, metadata={
         "help": "keep every iterate in [0, 1], the frames' range (off: the unconstrained fixed point)"})
+
+
+@dataclass
+class DeGapSettings(EquilibriumSettings):
+    """:class:`EquilibriumSettings`, and ``sigma`` (0-255 scale), passed to a noise-conditioned
+    denoiser (``None``: the model's own default)."""
+
     sigma: float | None = field(default=None, metadata={
         "help": "noise level (0-255) for a noise-conditioned denoiser; empty: the model's default"})
 
@@ -103,7 +109,7 @@ class DeGapSolver:
     label = "DE-GAP"
     model_kind = DENOISER
 
-    def __init__(self, op: Cacti, y: torch.Tensor, settings: DeGapSettings, x0: torch.Tensor | None = None,
+    def __init__(self, op: Cacti, y: torch.Tensor, settings: EquilibriumSettings, x0: torch.Tensor | None = None,
                  net: nn.Module | None = None) -> None:
         if settings.max_iter < 1:
             raise JobError(f"{self.label} max_iter must be at least 1, got {settings.max_iter}.")
@@ -116,7 +122,7 @@ class DeGapSolver:
         # The box [0, 1] is convex, so clipping is a projection: it cannot make the map expand, and it
         # keeps the model on the inputs it was trained on (unclipped, DE-GAP stalls on traffic48 #0 at a
         # residual of 1.3e-4 with a few pixels wandering to -0.5 and 1.6).
-        self.map = (lambda x: f(x).clamp(0.0, 1.0)) if getattr(settings, "clip", False) else f
+        self.map = (lambda x: f(x).clamp(0.0, 1.0)) if settings.clip else f
         start = (op.initial(y) if x0 is None else x0.to(y.dtype)).unsqueeze(0)
         if settings.anderson:
             try:
