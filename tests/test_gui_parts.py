@@ -298,3 +298,14 @@ def test_mask_file_longer_than_b_uses_the_first_b_frames(qtbot, window, tmp_path
     window.open_mask(mask_file)
     qtbot.waitUntil(lambda: window.capture is not before, timeout=RUN_TIMEOUT_MS)
     assert window.capture.mask.shape == (10, 512, 512)
+
+
+def test_app_startup_freezes_the_objects_it_made(qtbot):
+    """Startup objects go to the GC's permanent generation, so full collections stay short during runs."""
+    import gc
+
+    from sci_viewer.gui.app import make_app
+
+    gc.unfreeze()
+    make_app()
+    assert gc.get_freeze_count() > 1000

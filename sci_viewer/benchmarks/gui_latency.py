@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from PySide6.QtCore import QElapsedTimer, QTimer
 
     from sci_viewer.commands.common import parse_indices
-    from sci_viewer.gui.app import make_app
+    from sci_viewer.gui.app import make_app, settle_gc
     from sci_viewer.gui.main_window import MainWindow, isolated_settings
 
     app = make_app()
@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
             window.open_capture(path)
         else:
             window.load_demo()
+        settle_gc()  # as the app does once its window is open (sci_viewer.gui.app.open_window)
         deadline = time.monotonic() + 120
         while (window.capture is None or window.busy_tasks()) and time.monotonic() < deadline:
             app.processEvents()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from pathlib import Path
@@ -39,6 +40,17 @@ def reserve_gui_core() -> int:
     return torch.get_num_threads()
 
 
+def settle_gc() -> None:
+    """Collect, then freeze what exists now (modules, widgets): the cyclic GC never scans those again.
+
+    A full collection holds the GIL for as long as it scans every tracked object -- with torch, Qt
+    and pyqtgraph loaded, long enough to stall the GUI thread by 100+ ms during a DE-RNN run (seen
+    in 3 of 7 ``bench gui-latency --algo de-rnn`` runs; none in 3 with the GC disabled).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def make_app(argv: list[str] | None = None) -> QApplication:
     """The QApplication (created once) with the app's names set for QSettings.
 
@@ -53,6 +65,7 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationName("sci_viewer")
     app.setApplicationName("sci_viewer")
     configure_pyqtgraph()
+    settle_gc()
     return app  # type: ignore[return-value]
 
 
@@ -69,6 +82,7 @@ def open_window(capture: str | None = None, mask: str | None = None, settings=No
         if mask:
             window.log.warning("--mask was given without a capture file; ignored (the demo has its own mask)")
         window.load_demo()
+    settle_gc()
     return window
 
 
