@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
 
-from sci_viewer.gui.testing import RUN_TIMEOUT_MS, load_and_wait, run_and_wait  # noqa: E402
+from sci_viewer.gui.testing import RUN_TIMEOUT_MS, load_and_wait, run_and_wait, start_then_stop  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -49,12 +48,7 @@ def test_load_traffic_and_run_gap_tv(qtbot, window, traffic):
 def test_stop_long_run(qtbot, window, small_demo):
     window.set_capture(small_demo)
     window.run_panel.form.set_values({"iterations": 2000})
-    with qtbot.waitSignal(window.runs.sigIdle, timeout=RUN_TIMEOUT_MS):
-        record = window.start_run()
-        qtbot.waitUntil(lambda: window.plot.point_count(record.run_id) >= 5, timeout=RUN_TIMEOUT_MS)
-        t0 = time.perf_counter()
-        window.stop_run()
-    stopped_after = time.perf_counter() - t0
+    record, stopped_after = start_then_stop(qtbot, window, 5)
     assert stopped_after < 1.5, f"stop took {stopped_after:.2f} s"
     assert record.cancelled and record.finished
     assert window.plot.point_count(record.run_id) < 2000

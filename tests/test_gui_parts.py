@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from sci_viewer.gui.testing import RUN_TIMEOUT_MS, load_and_wait, run_and_wait  # noqa: E402
+from sci_viewer.gui.testing import RUN_TIMEOUT_MS, load_and_wait, run_and_wait, start_then_stop  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -161,10 +161,7 @@ def test_drop_two_files_opens_capture_and_mask(qtbot, window, small_demo, tmp_pa
 def test_back_to_back_runs_do_not_mix(qtbot, window, small_demo):
     window.set_capture(small_demo)
     window.run_panel.form.set_values({"iterations": 2000})
-    with qtbot.waitSignal(window.runs.sigIdle, timeout=RUN_TIMEOUT_MS):
-        long_run = window.start_run()
-        qtbot.waitUntil(lambda: window.plot.point_count(long_run.run_id) >= 2, timeout=RUN_TIMEOUT_MS)
-        window.stop_run()
+    long_run, _ = start_then_stop(qtbot, window, 2)
     n_long = window.plot.point_count(long_run.run_id)
     window.run_panel.form.set_values({"iterations": 3})
     short = run_and_wait(qtbot, window)

@@ -39,17 +39,15 @@ def pump(app, seconds: float) -> None:
     wait(app, lambda: False, seconds)
 
 
-FULL_RUN = {"gap-tv": {"iterations": 40}, "de-gap": {"max_iter": 100}, "de-rnn": {"max_iter": 100},
-            "pnp-gap": {"iterations": 40}}
-
-
 def usable(window: MainWindow, algo: str) -> bool:
     """True when ``algo`` runs here (its trained model loads)."""
+    from sci_viewer.algorithms import get_algorithm
     from sci_viewer.engine import Job, execute
 
     try:
-        execute(Job(window.capture, algo, {"max_iter": 1} if algo.startswith("de-") else {"iterations": 1},
-                    device="cpu", measurements=[0], track_metrics=False))
+        cap = get_algorithm(algo).iteration_field
+        execute(Job(window.capture, algo, {cap: 1} if cap else {}, device="cpu", measurements=[0],
+                    track_metrics=False))
         return True
     except Exception as exc:  # noqa: BLE001 - e.g. no trained model
         print(f"{algo} not usable ({exc}); skipped", file=sys.stderr)
@@ -76,8 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     algos = [a for a in args.runs.split(",") if a and (a == "gap-tv" or usable(window, a))] or ["gap-tv"]
     runs = []
     for algo in algos:
-        window.run_panel.set_algorithm(algo)
-        window.run_panel.form.set_values(FULL_RUN.get(algo, {}))
+        window.run_panel.set_algorithm(algo)  # the algorithm's default settings (isolated app settings)
         runs.append(window.start_run())
         if len(runs) < len(algos):
             wait(app, lambda: not window.runs.is_running())

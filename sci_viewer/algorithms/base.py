@@ -54,6 +54,12 @@ class AlgorithmSpec:
     make_solver: SolverFactory
     description: str = ""
 
+    @property
+    def iteration_field(self) -> str | None:
+        """The setting that caps the iterations: ``iterations`` (fixed count) or ``max_iter`` (a cap)."""
+        fields = {f.name for f in dataclasses.fields(self.settings_type)}
+        return next((name for name in ("iterations", "max_iter") if name in fields), None)
+
     def settings(self, **overrides: Any) -> Any:
         """Default settings with ``overrides`` (unknown names are refused with the valid ones)."""
         fields = {f.name for f in dataclasses.fields(self.settings_type)}

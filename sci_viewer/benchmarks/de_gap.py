@@ -71,9 +71,9 @@ def quality_rows(scene: str, capture: Capture, indices: list[int], algos: dict[s
     rows = []
     for algo, settings in algos.items():
         # Warm-up (model load, allocator, kernel selection) on a short run, not timed.
-        cap_key = "iterations" if algo in ("gap-tv", "pnp-gap") else "max_iter"
-        execute(Job(capture, algo, dict(settings, **{cap_key: 2}), device=device, measurements=indices[:1],
-                    track_metrics=False))
+        cap_key = get_algorithm(algo).iteration_field
+        execute(Job(capture, algo, dict(settings, **{cap_key: 2}) if cap_key else settings, device=device,
+                    measurements=indices[:1], track_metrics=False))
         fin = execute(Job(capture, algo, settings, device=device, measurements=indices,
                           track_metrics=False, preview_every=10**9, ssim_every=10**9))
         row = _row(scene, algo, fin)
@@ -90,19 +90,27 @@ def psnr_trace(capture: Capture, algo: str, settings: dict[str, Any], index: int
     return [e.psnr for e in fin.trace], [e.residual for e in fin.trace]
 
 
+def tol_to_k(psnrs: list[float], residuals: list[float], tol: float) -> tuple[int | None, float | None, float | None]:
+    """Of a tol=0 trace: the first iteration whose residual is <= ``tol`` (1-based), the PSNR there,
+    and the PSNR at the last iteration minus it (``None`` when ``tol`` was never reached)."""
+    k = next((i + 1 for i, r in enumerate(residuals) if r <= tol), None)
+    if k is None:
+        return None, None, None
+    return k, psnrs[k - 1], psnrs[-1] - psnrs[k - 1]
+
+
 def _stability(scene: str, capture: Capture, index: int, args: argparse.Namespace) -> dict[str, Any]:
     k = args.k
     tol = args.tol if args.tol is not None else get_algorithm("de-gap").settings().tol
     psnrs, residuals = psnr_trace(capture, "de-gap", {"model": args.model, "tol": 0.0, "max_iter": k},
                                    index, args.device)
-    k_conv = next((i + 1 for i, r in enumerate(residuals) if r <= tol), None)
-    psnr_conv = psnrs[k_conv - 1] if k_conv else None
+    k_conv, psnr_conv, diff_db = tol_to_k(psnrs, residuals, tol)
     pnp_psnr, _ = psnr_trace(capture, "pnp-gap", {"model": args.model, "iterations": k}, index, args.device)
     peak = int(np.argmax(pnp_psnr))
     row = {
         "scene": scene, "measurement": index, "k": len(psnrs), "tol": tol,
         "degap_k_converged": k_conv, "degap_psnr_converged": psnr_conv, "degap_psnr_k": psnrs[-1],
-        "degap_diff_db": None if psnr_conv is None else psnrs[-1] - psnr_conv,
+        "degap_diff_db": diff_db,
         "degap_residual_k": residuals[-1], "degap_min_residual": float(np.min(residuals)),
         "pnp_peak_k": peak + 1, "pnp_peak_psnr": pnp_psnr[peak], "pnp_psnr_k": pnp_psnr[-1],
         "pnp_drift_db": pnp_psnr[-1] - pnp_psnr[peak],

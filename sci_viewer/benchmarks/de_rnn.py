@@ -18,7 +18,7 @@ import torch
 
 from sci_viewer.algorithms import get_algorithm
 from sci_viewer.benchmarks._scenes import BENCHMARK_SCENES, load_scene
-from sci_viewer.benchmarks.de_gap import psnr_trace, quality_rows
+from sci_viewer.benchmarks.de_gap import psnr_trace, quality_rows, tol_to_k
 
 PAPER_DERNN_DB = {"traffic48": 19.47, "runner40": 27.85, "drop40": 30.16}
 
@@ -75,13 +75,12 @@ def run(args: argparse.Namespace) -> int:
             index = BENCHMARK_SCENES[scene][0]
             psnrs, residuals = psnr_trace(captures[scene], "de-rnn", dict(rnn, tol=0.0, max_iter=args.k), index,
                                           args.device)
-            k_conv = next((i + 1 for i, r in enumerate(residuals) if r <= tol), None)
-            diff = None if k_conv is None else psnrs[-1] - psnrs[k_conv - 1]
+            k_conv, psnr_conv, diff = tol_to_k(psnrs, residuals, tol)
             stab.append({"scene": scene, "measurement": index, "k": len(psnrs), "k_converged": k_conv,
-                         "psnr_converged": None if k_conv is None else psnrs[k_conv - 1], "psnr_k": psnrs[-1],
-                         "diff_db": diff, "residual_k": residuals[-1]})
+                         "psnr_converged": psnr_conv, "psnr_k": psnrs[-1], "diff_db": diff,
+                         "residual_k": residuals[-1]})
             print(f"{scene:10} #{index:<2} reached tol at k={k_conv}; PSNR then "
-                  f"{'n/a' if k_conv is None else f'{psnrs[k_conv - 1]:.3f}'} -> K={len(psnrs)}: {psnrs[-1]:.3f} "
+                  f"{'n/a' if psnr_conv is None else f'{psnr_conv:.3f}'} -> K={len(psnrs)}: {psnrs[-1]:.3f} "
                   f"(diff {'n/a' if diff is None else f'{diff:+.3f}'} dB, residual {residuals[-1]:.1e})", flush=True)
     print(f"(benchmark wall time {time.perf_counter() - t0:.0f} s)")
     if args.json:

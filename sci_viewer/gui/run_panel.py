@@ -85,10 +85,7 @@ class RunPanel(QWidget):
         return str(self.algo_combo.currentData())
 
     def set_algorithm(self, name: str) -> bool:
-        i = self.algo_combo.findData(name)
-        if i >= 0:
-            self.algo_combo.setCurrentIndex(i)
-        return i >= 0
+        return _select_data(self.algo_combo, name)
 
     def set_defaults(self, algo: str, values: dict[str, Any]) -> None:
         """Remembered settings for ``algo`` (applied when it is chosen)."""
@@ -100,9 +97,7 @@ class RunPanel(QWidget):
         return str(self.device_combo.currentData())
 
     def set_device(self, dev: str) -> None:
-        i = self.device_combo.findData(dev)
-        if i >= 0:
-            self.device_combo.setCurrentIndex(i)
+        _select_data(self.device_combo, dev)
 
     def measurements(self) -> list[int]:
         return [i for i in range(self.meas_list.count())
@@ -154,3 +149,11 @@ class RunPanel(QWidget):
         self.algo_help.setText(spec.description)
         self.form.set_settings_type(spec.settings_type, self._defaults.get(name))
         self.sigAlgorithmChanged.emit(name)
+
+
+def _select_data(combo: QComboBox, value: str) -> bool:
+    """Select the item whose data is ``value``; False (selection unchanged) when there is none."""
+    i = combo.findData(value)
+    if i >= 0:
+        combo.setCurrentIndex(i)
+    return i >= 0

@@ -47,6 +47,19 @@ def run_and_wait(qtbot, window: MainWindow, timeout: int = RUN_TIMEOUT_MS, start
     return record
 
 
+def start_then_stop(qtbot, window: MainWindow, points: int):
+    """Start a run, press Stop once it has ``points`` iterations; return the run record and the
+    seconds from Stop until the app was idle again."""
+    import time
+
+    with qtbot.waitSignal(window.runs.sigIdle, timeout=RUN_TIMEOUT_MS):
+        record = window.start_run()
+        qtbot.waitUntil(lambda: window.plot.point_count(record.run_id) >= points, timeout=RUN_TIMEOUT_MS)
+        t0 = time.perf_counter()
+        window.stop_run()
+    return record, time.perf_counter() - t0
+
+
 def load_and_wait(qtbot, window: MainWindow, path, **kwargs) -> None:
     before = window.capture
     window.open_capture(path, **kwargs)

@@ -61,17 +61,20 @@ def model_kind(net_or_arch: nn.Module | str) -> str:
     return getattr(net_or_arch, "kind", DENOISER)
 
 
-def equilibrium_map(net: nn.Module, op: Any, y: torch.Tensor,
-                    sigma: float | torch.Tensor | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+def equilibrium_map(net: nn.Module, op: Any, y: torch.Tensor, sigma: float | torch.Tensor | None = None,
+                    clip: bool = False) -> Callable[[torch.Tensor], torch.Tensor]:
     """The fixed-point map ``f`` of a trained model for the measurement ``y`` and operator ``op``.
 
     A denoiser ``D`` gives DE-GAP's ``f(x) = D(x + A^T((y - A x) / Phi_sum))``; a recurrent model
     gives DE-RNN's ``f(x) = RNN(x, y, Phi)``. ``op`` is a :class:`sci_viewer.physics.Cacti` or a
-    training batch operator.
+    training batch operator. ``clip`` keeps every output in [0, 1], the frames' range: the box is
+    convex, so clipping is a projection and cannot make the map expand.
     """
     if model_kind(net) == RECURRENT:
-        return lambda x: net.iterate(x, op, y)  # type: ignore[operator]
-    return lambda x: net(op.project(x, y), sigma)
+        f = lambda x: net.iterate(x, op, y)  # type: ignore[operator]  # noqa: E731
+    else:
+        f = lambda x: net(op.project(x, y), sigma)  # noqa: E731
+    return (lambda x: f(x).clamp(0.0, 1.0)) if clip else f
 
 
 @dataclass(frozen=True)
@@ -137,21 +140,41 @@ def recurrent_model_names() -> list[str]:
     return model_names(RECURRENT)
 
 
+_LISTING: dict[tuple, list[ModelInfo]] = {}
+
+
 def list_models(folder: str | Path | None = None) -> list[ModelInfo]:
-    """Trained models (``*.pt``) in ``folder`` (default ``resources/models``) with their cards."""
+    """Trained models (``*.pt``) in ``folder`` (default ``resources/models``) with their cards.
+
+    The files are read again only when the folder's listing (names, sizes, modification times)
+    changes: the app asks for the lists each time an algorithm is chosen.
+    """
     folder = Path(folder) if folder else MODELS_DIR
-    infos = []
-    for path in sorted(folder.glob("*.pt")):
-        try:
-            blob = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception:  # an unreadable file is skipped, not fatal
-            continue
-        card_path = path.with_suffix(".md")
-        card = card_path.read_text(encoding="utf-8") if card_path.exists() else ""
-        meta = blob.get("meta", {})
-        summary = str(meta.get("summary", "")) or _first_paragraph(card)
-        infos.append(ModelInfo(path.stem, blob.get("arch", "?"), path, card, summary, meta))
-    return infos
+    paths = sorted(folder.glob("*.pt"))
+    stamps = []
+    for path in paths:
+        card = path.with_suffix(".md")
+        stamps.append((path, path.stat().st_mtime_ns, path.stat().st_size,
+                       card.stat().st_mtime_ns if card.exists() else 0))
+    key = (str(folder.resolve()), tuple(stamps))
+    infos = _LISTING.get(key)
+    if infos is None:
+        infos = [info for info in map(_read_model_info, paths) if info is not None]
+        _LISTING.clear()  # one folder's listing is kept
+        _LISTING[key] = infos
+    return list(infos)
+
+
+def _read_model_info(path: Path) -> ModelInfo | None:
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # an unreadable file is skipped, not fatal
+        return None
+    card_path = path.with_suffix(".md")
+    card = card_path.read_text(encoding="utf-8") if card_path.exists() else ""
+    meta = blob.get("meta", {})
+    summary = str(meta.get("summary", "")) or _first_paragraph(card)
+    return ModelInfo(path.stem, blob.get("arch", "?"), path, card, summary, meta)
 
 
 def _first_paragraph(card: str) -> str:

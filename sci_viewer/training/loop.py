@@ -228,10 +228,8 @@ class Trainer:
                 "res": max_residual(eq.info), **stats}
 
     def _map(self, op: BatchCacti, y: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
-        """The model's fixed-point map; with ``deq.clip`` the iterates are kept in [0, 1], as the
-        algorithms' ``clip`` setting does at inference."""
-        f = equilibrium_map(self.net, op, y)
-        return (lambda x: f(x).clamp(0.0, 1.0)) if self.cfg.deq.clip else f
+        """The model's fixed-point map (``deq.clip``: iterates kept in [0, 1], as at inference)."""
+        return equilibrium_map(self.net, op, y, clip=self.cfg.deq.clip)
 
     def _update(self, loss: torch.Tensor) -> None:
         assert self.opt is not None and self.sched is not None
