@@ -1,8 +1,8 @@
 """DE-GAP: the solver mechanics through the engine, with small stand-in denoisers.
 
-The trained default model is checked by the benchmark (``sci-viewer bench de-gap``); here a
-contractive smoother stands in for it, so the tests check convergence, stopping rules, shapes and
-model loading, not image quality.
+The trained default model is measured by the benchmark (``sci-viewer bench de-gap``); most tests
+here use a contractive smoother in its place, so they check convergence, stopping rules, shapes and
+model loading. One test checks the shipped model's quality on a benchmark row.
 """
 
 from __future__ import annotations
@@ -209,3 +209,15 @@ def test_clip_keeps_the_estimate_in_the_frames_range(tmp_path, monkeypatch, algo
     assert ranges[True][0] >= 0.0 and ranges[True][1] <= 1.0
     assert ranges[False][0] < 0.0 and ranges[False][1] > 1.0
     assert get_algorithm("de-gap").settings().clip and not get_algorithm("de-rnn").settings().clip
+
+
+def test_shipped_model_beats_gap_tv_on_drop(shared_data):
+    """The shipped DE-GAP on drop40 measurement 0 (a benchmark row): converged, and above GAP-TV."""
+    from sci_viewer.benchmarks._scenes import load_scene
+
+    scene = load_scene("drop40")
+    run = {"measurements": [0], "ssim_every": 10**9, "preview_every": 10**9}
+    (degap,) = execute(Job(scene, "de-gap", {}, **run)).results
+    (gaptv,) = execute(Job(scene, "gap-tv", {}, **run)).results
+    assert degap.converged, degap.final_residual
+    assert degap.psnr > gaptv.psnr + 0.3, (degap.psnr, gaptv.psnr)
