@@ -185,6 +185,29 @@ def test_init_from_model_file(tmp_path, davis):
         Trainer(config_from_dict(dict(TINY, init_from=str(tmp_path / "other.pt"))), tmp_path / "r2", quiet=True)
 
 
+def test_init_grow_starts_a_deeper_net_that_computes_the_same(tmp_path, davis):
+    from sci_viewer.errors import JobError
+    from sci_viewer.models import build_denoiser, save_model
+    from sci_viewer.training.loop import Trainer
+
+    small = build_denoiser("unet", ch=4, mid_blocks=1)
+    for p in small.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    path = save_model(small, tmp_path / "small.pt", "unet", {"ch": 4, "mid_blocks": 1})
+    deeper = dict(TINY, init_from=str(path), init_grow=True,
+                  model={"arch": "unet", "kwargs": {"ch": 4, "blocks": 2, "mid_blocks": 3}})
+    trainer = Trainer(config_from_dict(deeper), tmp_path / "r", quiet=True)
+    x = torch.rand(1, 8, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(trainer.net.eval()(x), small.eval()(x), atol=1e-6)
+        assert trainer.net.mid[2].conv1.weight.abs().sum() > 0   # new blocks can learn
+    wider = dict(deeper, model={"arch": "unet", "kwargs": {"ch": 8, "mid_blocks": 3}})
+    with pytest.raises(JobError, match="does not fit"):
+        Trainer(config_from_dict(wider), tmp_path / "r2", quiet=True)
+    with pytest.raises(JobError, match="init_from"):
+        Trainer(config_from_dict(dict(deeper, init_grow=False)), tmp_path / "r3", quiet=True)
+
+
 def test_jacobian_penalty_estimates_the_frobenius_norm_and_is_differentiable():
     from sci_viewer.training.losses import jacobian_penalty
 

@@ -2,8 +2,9 @@
 
 The map is the GAP projection followed by a learned denoiser ``D`` (``sci_viewer.models``); the
 fixed point is found by Anderson acceleration (or plain iteration) from ``x0 = A^T(y / Phi_sum)``
-and the solver stops on the relative residual ``||f(x) - x|| / ||f(x)|| <= tol``. There is no
-step count to tune: ``max_iter`` is only a cap. Any mask, any B, any frame size.
+(or from GAP-TV's estimate after ``gap_tv_start`` iterations), and the solver stops on the
+relative residual ``||f(x) - x|| / ||f(x)|| <= tol``. There is no step count to tune: ``max_iter``
+is only a cap. Any mask, any B, any frame size.
 
 Each engine iteration is one evaluation of ``f``; the estimate shown is ``f(x_k)`` (the
 denoiser's output) and the residual is that of the iterate ``x_k``.
@@ -19,6 +20,7 @@ import torch
 import torch.nn as nn
 
 from sci_viewer.algorithms.base import AlgorithmSpec, register_algorithm
+from sci_viewer.algorithms.gap_tv import GapTvSettings, GapTvSolver
 from sci_viewer.errors import JobError
 from sci_viewer.models import DENOISER, denoiser_model_names, equilibrium_map, model_kind
 from sci_viewer.physics import Cacti
@@ -79,6 +81,10 @@ class EquilibriumSettings:
     lam: float = field(default=1e-4, metadata={"help": "relative regularisation of Anderson's least squares"})
     clip: bool = field(default=True, metadata={
         "help": "keep every iterate in [0, 1], the frames' range (off: the unconstrained fixed point)"})
+    # Off by default: it saves iterations, but stops further from the fixed point (see _start).
+    gap_tv_start: int = field(default=0, metadata={
+        "help": "GAP-TV iterations that give the starting point (0: x0 = A^T(y / Phi_sum)); faster, "
+                "but the iterate at tol is further from the fixed point"})
 
 
 @dataclass
@@ -125,7 +131,7 @@ class DeGapSolver:
         # Unclipped, DE-GAP stalls on traffic48 #0 at a residual of 1.3e-4 with a few pixels wandering
         # to -0.5 and 1.6, outside anything the denoiser was trained on.
         self.map = equilibrium_map(self.net, op, y, None if sigma is None else sigma / 255.0, clip=settings.clip)
-        start = (op.initial(y) if x0 is None else x0.to(y.dtype)).unsqueeze(0)
+        start = (self._start(op, y, settings.gap_tv_start) if x0 is None else x0.to(y.dtype)).unsqueeze(0)
         if settings.anderson:
             try:
                 anderson = AndersonSettings(settings.history, settings.beta, settings.lam)
@@ -135,6 +141,22 @@ class DeGapSolver:
         else:
             self.iterator = FixedPointIterator(self.map, start, FixedPointSettings(settings.beta))
         self.residual = float("inf")
+
+    def _start(self, op: Cacti, y: torch.Tensor, gap_tv_iters: int) -> torch.Tensor:
+        """``x0 = A^T(y / Phi_sum)``, or GAP-TV's estimate after ``gap_tv_iters`` iterations.
+
+        The fixed point is the same and 20 GAP-TV iterations cost about one of the network, but the
+        trade is mixed (DE-GAP, shipped model, tol 5e-5): on held-out crops a third fewer iterations
+        for the same distance from the fixed point; on the benchmark 9-47 % fewer, while the iterate
+        at tol lies further from the fixed point (drop40: 0.087 dB above it, against 0.059 dB)."""
+        if gap_tv_iters < 0:
+            raise JobError(f"{self.label} gap_tv_start must be 0 or more GAP-TV iterations, got {gap_tv_iters}.")
+        if gap_tv_iters == 0:
+            return op.initial(y)
+        gap = GapTvSolver(op, y, GapTvSettings(iterations=gap_tv_iters))
+        for _ in range(gap_tv_iters):
+            x, _ = gap.step()
+        return x
 
     def step(self) -> tuple[torch.Tensor, float]:
         fx, r = self.iterator.step()

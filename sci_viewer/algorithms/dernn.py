@@ -2,8 +2,9 @@
 
 The iteration is a trained :class:`sci_viewer.models.rnn.DERNN` (a forward-then-backward
 recurrent network over the frames, conditioned on the measurement and the mask, spectrally
-normalised). Its fixed point is found by the same Anderson / plain iteration as DE-GAP, from
-``x0 = A^T(y / Phi_sum)``, stopping on the relative residual ``||f(x)-x|| / ||f(x)|| <= tol``.
+normalised). Its fixed point is found by the same Anderson / plain iteration as DE-GAP, from the
+same start (``x0 = A^T(y / Phi_sum)``, or GAP-TV after ``gap_tv_start`` iterations), stopping on
+the relative residual ``||f(x)-x|| / ||f(x)|| <= tol``.
 """
 
 from __future__ import annotations

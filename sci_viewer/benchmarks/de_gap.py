@@ -35,6 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scenes", default=",".join(BENCHMARK_SCENES), help="comma-separated scene names")
     p.add_argument("--tol", type=float, help="DE-GAP tolerance (default: the algorithm's)")
     p.add_argument("--max-iter", type=int, help="DE-GAP iteration cap (default: the algorithm's)")
+    p.add_argument("--gap-tv-start", type=int, help="DE-GAP's GAP-TV start iterations (default: the algorithm's)")
     p.add_argument("--k", type=int, default=300, help="iterations of the stability runs")
     p.add_argument("--no-stability", action="store_true", help="skip the K-iteration stability runs")
     p.add_argument("--json", help="save all figures here")
@@ -49,6 +50,8 @@ def _settings(algo: str, args: argparse.Namespace) -> dict[str, Any]:
             s["tol"] = args.tol
         if args.max_iter is not None:
             s["max_iter"] = args.max_iter
+        if args.gap_tv_start is not None:
+            s["gap_tv_start"] = args.gap_tv_start
     return s
 
 
@@ -102,7 +105,7 @@ def tol_to_k(psnrs: list[float], residuals: list[float], tol: float) -> tuple[in
 def _stability(scene: str, capture: Capture, index: int, args: argparse.Namespace) -> dict[str, Any]:
     k = args.k
     tol = args.tol if args.tol is not None else get_algorithm("de-gap").settings().tol
-    psnrs, residuals = psnr_trace(capture, "de-gap", {"model": args.model, "tol": 0.0, "max_iter": k},
+    psnrs, residuals = psnr_trace(capture, "de-gap", dict(_settings("de-gap", args), tol=0.0, max_iter=k),
                                    index, args.device)
     k_conv, psnr_conv, diff_db = tol_to_k(psnrs, residuals, tol)
     pnp_psnr, _ = psnr_trace(capture, "pnp-gap", {"model": args.model, "iterations": k}, index, args.device)

@@ -31,6 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scenes", default=",".join(BENCHMARK_SCENES), help="comma-separated scene names")
     p.add_argument("--tol", type=float, help="DE-RNN tolerance (default: the algorithm's)")
     p.add_argument("--max-iter", type=int, help="DE-RNN iteration cap (default: the algorithm's)")
+    p.add_argument("--gap-tv-start", type=int, help="DE-RNN's GAP-TV start iterations (default: the algorithm's)")
     p.add_argument("--clip", action="store_true", help="keep DE-RNN's iterates in [0, 1] (off by default)")
     p.add_argument("--k", type=int, default=300, help="iterations of the stability runs (0: skip)")
     p.add_argument("--json", help="save all figures here")
@@ -48,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
         rnn["tol"] = args.tol
     if args.max_iter is not None:
         rnn["max_iter"] = args.max_iter
+    if args.gap_tv_start is not None:
+        rnn["gap_tv_start"] = args.gap_tv_start
     algos: dict[str, dict[str, Any]] = {"gap-tv": {}}
     if args.degap_model:
         algos["de-gap"] = {"model": args.degap_model}

@@ -26,6 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--algo", default="de-gap", choices=FIXED_POINT_ALGOS)
     p.add_argument("--model", help="model name or .pt file (default: the algorithm's)")
     p.add_argument("--tols", default="1e-4,5e-5,3e-5,2e-5,1e-5", help="comma-separated tolerances")
+    p.add_argument("--gap-tv-start", type=int, help="GAP-TV start iterations (default: the algorithm's)")
     p.add_argument("--k", type=int, default=300, help="iterations of each tol=0 run")
     p.add_argument("--per-scene", type=int, default=2, help="crops per held-out scene")
     p.add_argument("--size", type=int, default=256, help="crop size (square)")
@@ -57,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
     settings: dict[str, Any] = {"tol": 0.0, "max_iter": args.k}
     if args.model:
         settings["model"] = args.model
+    if args.gap_tv_start is not None:
+        settings["gap_tv_start"] = args.gap_tv_start
     print(f"{args.algo} on {capture.name}: {capture.n_meas} crops of {args.frames}x{args.size}x{args.size}, "
           f"tol=0 to K={args.k}")
     crops = []

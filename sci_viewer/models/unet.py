@@ -70,6 +70,23 @@ class UNet(nn.Module):
         nn.init.zeros_(self.tail.weight)
         nn.init.zeros_(self.tail.bias)
 
+    def grow_from(self, state: dict[str, torch.Tensor]) -> None:
+        """Load a smaller U-Net's weights (same ``ch``, fewer blocks): its tensors must all be here with
+        the same shapes; the extra residual blocks get a zero last conv, so they start as the identity."""
+        own = self.state_dict()
+        for name, tensor in state.items():
+            if name not in own:
+                raise KeyError(f"no tensor {name!r}")
+            if own[name].shape != tensor.shape:
+                raise ValueError(f"{name} is {tuple(tensor.shape)} there, {tuple(own[name].shape)} here")
+        new_blocks = {name.rsplit(".conv2.", 1)[0] for name in own if ".conv2." in name and name not in state}
+        with torch.no_grad():
+            for block in new_blocks:
+                conv2 = self.get_submodule(block).conv2
+                nn.init.zeros_(conv2.weight)
+                nn.init.zeros_(conv2.bias)
+        self.load_state_dict(state, strict=False)
+
     @staticmethod
     def _run(blocks: nn.ModuleList, f: torch.Tensor, n: int, b: int) -> torch.Tensor:
         for blk in blocks:

@@ -96,6 +96,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     checkpoint_every_s: float = 180.0
     init_from: str = ""             # a model file (.pt) whose weights start the run (not on --resume)
+    init_grow: bool = False         # init_from may be a smaller net of the same arch (see Trainer._init_from)
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)

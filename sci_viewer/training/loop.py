@@ -137,11 +137,24 @@ class Trainer:
             self.sched.eta_min = sc.lr * 0.02
 
     def _init_from(self, path: Path) -> None:
+        """Start from a model file of the configured net; with ``init_grow``, from a smaller net of the
+        same arch: every tensor it has must fit, and the network's ``grow_from`` makes the new parts
+        start as the identity, so the grown net computes what the small one did."""
         blob = torch.load(path, map_location="cpu", weights_only=True)
-        if blob.get("arch") != self.cfg.model.arch or blob.get("kwargs", {}) != self.cfg.model.kwargs:
+        same_arch = blob.get("arch") == self.cfg.model.arch
+        if not same_arch or (blob.get("kwargs", {}) != self.cfg.model.kwargs and not self.cfg.init_grow):
             raise JobError(f"init_from '{path}' is a {blob.get('arch')} {blob.get('kwargs')}, "
                            f"the config asks for {self.cfg.model.arch} {self.cfg.model.kwargs}.")
-        self.net.load_state_dict(blob["state_dict"])
+        if not self.cfg.init_grow:
+            self.net.load_state_dict(blob["state_dict"])
+            return
+        grow = getattr(self.net, "grow_from", None)
+        if grow is None:
+            raise JobError(f"init_grow: the '{self.cfg.model.arch}' network cannot be grown from a smaller one.")
+        try:
+            grow(blob["state_dict"])
+        except (KeyError, ValueError) as exc:
+            raise JobError(f"init_grow: '{path}' does not fit inside {self.cfg.model.kwargs}: {exc}") from None
 
     def save(self) -> None:
         save_checkpoint(self.out / "last.pt", self._state())
