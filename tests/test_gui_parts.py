@@ -50,6 +50,20 @@ def test_settings_form_is_generated_from_dataclass_fields(qtbot):
     assert form.values()["sigma"] is None
 
 
+def test_settings_form_labels_fields_by_name_or_metadata(qtbot):
+    from PySide6.QtWidgets import QFormLayout
+
+    from sci_viewer.algorithms import get_algorithm
+    from sci_viewer.gui.settings_form import SettingsForm
+
+    form = SettingsForm()
+    qtbot.addWidget(form)
+    form.set_settings_type(get_algorithm("de-gap").settings_type)
+    layout = form.findChild(QFormLayout)
+    labels = {layout.labelForField(form.editor(name)).text() for name in ("max_iter", "gap_tv_start")}
+    assert labels == {"Max iter", "GAP-TV start"}
+
+
 def test_every_registered_algorithm_gets_a_valid_form(window):
     from sci_viewer.algorithms import algorithm_names, get_algorithm
 

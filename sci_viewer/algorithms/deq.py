@@ -83,6 +83,7 @@ class EquilibriumSettings:
         "help": "keep every iterate in [0, 1], the frames' range (off: the unconstrained fixed point)"})
     # Off by default: it saves iterations, but stops further from the fixed point (see _start).
     gap_tv_start: int = field(default=0, metadata={
+        "label": "GAP-TV start",
         "help": "GAP-TV iterations that give the starting point (0: x0 = A^T(y / Phi_sum)); faster, "
                 "but the iterate at tol is further from the fixed point"})
 

@@ -37,8 +37,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _label(name: str) -> str:
-    return name.replace("_", " ").capitalize()
+def _label(f: dataclasses.Field) -> str:
+    """The field's ``label`` metadata, else its name in words ("max_iter" -> "Max iter")."""
+    return (f.metadata or {}).get("label") or f.name.replace("_", " ").capitalize()
 
 
 class _Field:
@@ -176,7 +177,7 @@ class SettingsForm(QWidget):
             field = _Field(f, hints.get(f.name, str), getattr(defaults, f.name),
                            lambda *_: self.sigChanged.emit())
             self._fields[f.name] = field
-            self._layout.addRow(_label(f.name), field.widget)
+            self._layout.addRow(_label(f), field.widget)
         if values:
             self.set_values(values)
 
