@@ -76,7 +76,7 @@ class UNet(nn.Module):
         own = self.state_dict()
         for name, tensor in state.items():
             if name not in own:
-                raise KeyError(f"no tensor {name!r}")
+                raise ValueError(f"it has {name}, which is not here")
             if own[name].shape != tensor.shape:
                 raise ValueError(f"{name} is {tuple(tensor.shape)} there, {tuple(own[name].shape)} here")
         new_blocks = {name.rsplit(".conv2.", 1)[0] for name in own if ".conv2." in name and name not in state}

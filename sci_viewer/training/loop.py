@@ -153,7 +153,7 @@ class Trainer:
             raise JobError(f"init_grow: the '{self.cfg.model.arch}' network cannot be grown from a smaller one.")
         try:
             grow(blob["state_dict"])
-        except (KeyError, ValueError) as exc:
+        except ValueError as exc:
             raise JobError(f"init_grow: '{path}' does not fit inside {self.cfg.model.kwargs}: {exc}") from None
 
     def save(self) -> None:
