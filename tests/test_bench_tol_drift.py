@@ -34,3 +34,23 @@ def test_bench_tol_drift_runs_on_held_out_crops(shared_data, tmp_path, capsys):
     for crop in report["crops"]:
         first = crop["tols"][0]
         assert first["diff_db"] == pytest.approx(crop["psnr_k"] - first["psnr_at_tol"])
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--tols", "abc"], "comma-separated numbers"),
+    (["--tols", "1e-4,0"], "positive tolerances"),
+    (["--per-scene", "0"], "whole number >= 1"),
+])
+def test_bench_tol_drift_refuses_bad_arguments(flags, message, capsys):
+    from sci_viewer.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["bench", "tol-drift", *flags])
+    assert message in capsys.readouterr().err
+
+
+def test_bench_tol_drift_says_when_crops_do_not_fit(shared_data, capsys):
+    from sci_viewer.cli import main
+
+    assert main(["bench", "tol-drift", "--size", "4096", "--k", "1"]) != 0
+    assert "do not fit scene" in capsys.readouterr().err

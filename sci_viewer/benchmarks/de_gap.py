@@ -41,18 +41,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", help="save all figures here")
 
 
+SOLVER_FLAGS = ("model", "tol", "max_iter", "gap_tv_start")
+
+
+def given_settings(args: argparse.Namespace, names: tuple[str, ...] = SOLVER_FLAGS) -> dict[str, Any]:
+    """The settings among ``names`` that the command line gave (flags left out keep the algorithm's)."""
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+
+
 def _settings(algo: str, args: argparse.Namespace) -> dict[str, Any]:
     if algo == "gap-tv":
         return {}
-    s: dict[str, Any] = {"model": args.model}
-    if algo == "de-gap":
-        if args.tol is not None:
-            s["tol"] = args.tol
-        if args.max_iter is not None:
-            s["max_iter"] = args.max_iter
-        if args.gap_tv_start is not None:
-            s["gap_tv_start"] = args.gap_tv_start
-    return s
+    return given_settings(args) if algo == "de-gap" else {"model": args.model}
 
 
 def _row(scene: str, algo: str, fin: JobFinished) -> dict[str, Any]:

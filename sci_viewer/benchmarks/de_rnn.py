@@ -18,7 +18,7 @@ import torch
 
 from sci_viewer.algorithms import get_algorithm
 from sci_viewer.benchmarks._scenes import BENCHMARK_SCENES, load_scene
-from sci_viewer.benchmarks.de_gap import psnr_trace, quality_rows, tol_to_k
+from sci_viewer.benchmarks.de_gap import given_settings, psnr_trace, quality_rows, tol_to_k
 
 PAPER_DERNN_DB = {"traffic48": 19.47, "runner40": 27.85, "drop40": 30.16}
 
@@ -42,15 +42,9 @@ def run(args: argparse.Namespace) -> int:
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, load average {load}, "
           f"device {args.device}, model {args.model}")
-    rnn: dict[str, Any] = {"model": args.model}
+    rnn = given_settings(args)
     if args.clip:
         rnn["clip"] = True
-    if args.tol is not None:
-        rnn["tol"] = args.tol
-    if args.max_iter is not None:
-        rnn["max_iter"] = args.max_iter
-    if args.gap_tv_start is not None:
-        rnn["gap_tv_start"] = args.gap_tv_start
     algos: dict[str, dict[str, Any]] = {"gap-tv": {}}
     if args.degap_model:
         algos["de-gap"] = {"model": args.degap_model}

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from sci_viewer.benchmarks.de_gap import psnr_trace, tol_to_k
+from sci_viewer.benchmarks.de_gap import given_settings, psnr_trace, tol_to_k
 from sci_viewer.capture import Capture
 from sci_viewer.training.config import DataConfig
 from sci_viewer.training.data import default_root, validation_set
@@ -22,15 +22,33 @@ from sci_viewer.training.data import default_root, validation_set
 FIXED_POINT_ALGOS = ("de-gap", "de-rnn")
 
 
+def _tolerances(text: str) -> list[float]:
+    """``"1e-4,5e-5"`` -> ``[1e-4, 5e-5]``, largest first; each must be a positive number."""
+    try:
+        tols = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not tols or min(tols) <= 0:
+        raise argparse.ArgumentTypeError(f"expected positive tolerances, got {text!r}")
+    return sorted(tols, reverse=True)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text}")
+    return value
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--algo", default="de-gap", choices=FIXED_POINT_ALGOS)
     p.add_argument("--model", help="model name or .pt file (default: the algorithm's)")
-    p.add_argument("--tols", default="1e-4,5e-5,3e-5,2e-5,1e-5", help="comma-separated tolerances")
+    p.add_argument("--tols", type=_tolerances, default="1e-4,5e-5,3e-5,2e-5,1e-5", help="comma-separated tolerances")
     p.add_argument("--gap-tv-start", type=int, help="GAP-TV start iterations (default: the algorithm's)")
-    p.add_argument("--k", type=int, default=300, help="iterations of each tol=0 run")
-    p.add_argument("--per-scene", type=int, default=2, help="crops per held-out scene")
-    p.add_argument("--size", type=int, default=256, help="crop size (square)")
-    p.add_argument("--frames", type=int, default=8, help="B")
+    p.add_argument("--k", type=_positive, default=300, help="iterations of each tol=0 run")
+    p.add_argument("--per-scene", type=_positive, default=2, help="crops per held-out scene")
+    p.add_argument("--size", type=_positive, default=256, help="crop size (square)")
+    p.add_argument("--frames", type=_positive, default=8, help="B")
     p.add_argument("--device", default="cpu", help="cpu | cuda | auto")
     p.add_argument("--json", help="save all figures here")
 
@@ -53,13 +71,9 @@ def drift_rows(psnrs: list[float], residuals: list[float], tols: list[float]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    tols = sorted((float(t) for t in args.tols.split(",") if t), reverse=True)
+    tols = args.tols
     capture = validation_capture(args.size, args.frames, args.per_scene)
-    settings: dict[str, Any] = {"tol": 0.0, "max_iter": args.k}
-    if args.model:
-        settings["model"] = args.model
-    if args.gap_tv_start is not None:
-        settings["gap_tv_start"] = args.gap_tv_start
+    settings = dict(given_settings(args, ("model", "gap_tv_start")), tol=0.0, max_iter=args.k)
     print(f"{args.algo} on {capture.name}: {capture.n_meas} crops of {args.frames}x{args.size}x{args.size}, "
           f"tol=0 to K={args.k}")
     crops = []

@@ -98,6 +98,8 @@ def validation_set(root: Path, scenes: list[str], size: int, frames: int, per_sc
     for s in scenes:
         v = load_scene(str(root / s))
         t, h, w = v.shape
+        if size > min(h, w) or frames > t:
+            raise JobError(f"Validation crops of {frames}x{size}x{size} do not fit scene '{s}' ({t}x{h}x{w}).")
         for k in range(per_scene):
             t0 = (t - frames) * (k + 1) // (per_scene + 1)
             y0, x0 = (h - size) // 2, int(rng.integers(w - size + 1))
