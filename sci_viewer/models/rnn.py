@@ -44,7 +44,7 @@ class RecurrentCell(nn.Module):
         self.conv2 = _conv(ch, ch, spectral)
 
     def forward(self, inp: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
-        return inp + self.conv2(F.relu(self.conv1(torch.cat([inp, prev], 1))))
+        return self.conv2(F.relu_(self.conv1(torch.cat([inp, prev], 1)))).add_(inp)
 
 
 class DERNN(nn.Module):
@@ -91,7 +91,7 @@ class DERNN(nn.Module):
         stacked = torch.stack([x, projected, mask.to(x.dtype)], 2).reshape(n * b, 3, h, w)
         stacked, _ = pad_to_multiple(stacked, u)
         inp = F.pixel_unshuffle(stacked, u) if u > 1 else stacked
-        e = F.relu(self.encode(inp))
+        e = F.relu_(self.encode(inp))
         e = e.reshape(n, b, *e.shape[1:])
         state = torch.zeros_like(e[:, 0])
         forward_states = []
@@ -104,7 +104,7 @@ class DERNN(nn.Module):
             state = self.backward_cell(forward_states[t], state)
             backward_states[t] = state
         g = torch.stack(backward_states, 1).reshape(n * b, *state.shape[1:])
-        corr = self.head(F.relu(g))
+        corr = self.head(F.relu_(g))
         if u > 1:
             corr = F.pixel_shuffle(corr, u)
         corr = corr[..., :h, :w].reshape(n, b, h, w)

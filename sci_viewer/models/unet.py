@@ -26,7 +26,8 @@ class ShiftBlock(nn.Module):
 
     def forward(self, f: torch.Tensor, n: int, b: int) -> torch.Tensor:
         g = temporal_shift(f, n, b) if self.shift else f
-        return f + self.conv2(F.relu(self.conv1(g), inplace=True))
+        # In place: the elementwise passes are memory-bound on CPUs; fresh tensors cost time.
+        return self.conv2(F.relu_(self.conv1(g))).add_(f)
 
 
 class UNet(nn.Module):
@@ -101,11 +102,11 @@ class UNet(nn.Module):
             s = sigma_tensor(sigma, n, zp, self.default_sigma).repeat_interleave(b)
             inp = torch.cat([inp, s.view(-1, 1, 1, 1).expand(-1, 1, *inp.shape[-2:])], 1)
         inp = inp.contiguous(memory_format=torch.channels_last)
-        f1 = self._run(self.enc1, F.relu(self.head(inp)), n, b)
-        f2 = self._run(self.enc2, F.relu(self.down1(f1)), n, b)
-        f3 = self._run(self.mid, F.relu(self.down2(f2)), n, b)
-        g2 = self._run(self.dec2, F.relu(self.up2(f3)) + f2, n, b)
-        g1 = self._run(self.dec1, F.relu(self.up1(g2)) + f1, n, b)
+        f1 = self._run(self.enc1, F.relu_(self.head(inp)), n, b)
+        f2 = self._run(self.enc2, F.relu_(self.down1(f1)), n, b)
+        f3 = self._run(self.mid, F.relu_(self.down2(f2)), n, b)
+        g2 = self._run(self.dec2, F.relu_(self.up2(f3)) + f2, n, b)
+        g1 = self._run(self.dec1, F.relu_(self.up1(g2)) + f1, n, b)
         corr = self.tail(g1)
         if self.unshuffle > 1:
             corr = F.pixel_shuffle(corr, self.unshuffle)
