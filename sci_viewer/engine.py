@@ -165,8 +165,11 @@ def _run_measurement(job: Job, spec, settings, device: torch.device, mask: np.nd
     # Grad mode is thread-local: enter inference mode per step, never across a ``yield``, or it
     # would leak into the consumer's code between events.
     with torch.inference_mode():
-        solver = spec.make_solver(op, y, settings, x0)
-    seconds, last_good, residual, k, message = 0.0, x0, math.nan, 0, None
+        t0 = time.perf_counter()
+        solver = spec.make_solver(op, y, settings, x0)  # timed: it may compute a starting point
+        _sync(device)
+        seconds = time.perf_counter() - t0
+    last_good, residual, k, message = x0, math.nan, 0, None
     p = s = None
     for k in range(1, solver.max_iter + 1):
         if cancel is not None and cancel.is_set():
