@@ -97,9 +97,10 @@ class DeGapSettings(EquilibriumSettings):
     """:class:`EquilibriumSettings`, and ``sigma`` (0-255 scale), passed to a noise-conditioned
     denoiser (``None``: the model's own default)."""
 
-    # Chosen together on held-out DAVIS crops (`sci-viewer bench tol-drift`, `--gap-tv-start 0` for
-    # x0): with the default model, from x0 the PSNR at tol 3e-5 is within 0.017 dB of its K=300 value after 49.7
-    # iterations on average; from 20 GAP-TV iterations, tol 2e-5 is within 0.015 dB after 34.3.
+    # Chosen together on held-out DAVIS crops (`sci-viewer bench tol-drift`; `--gap-tv-start 0` for
+    # x0). With the default model, from x0 the PSNR at tol 3e-5 is within 0.017 dB of its K=300
+    # value after 49.7 iterations on average; from 20 GAP-TV iterations, tol 2e-5 is within
+    # 0.015 dB after 34.3.
     tol: float = field(default=2e-5, metadata={"help": "stop when ||f(x)-x|| / ||f(x)|| <= tol"})
     gap_tv_start: int = field(default=20, metadata=GAP_TV_START_FIELD)
     sigma: float | None = field(default=None, metadata={
