@@ -61,6 +61,11 @@ def test_missing_mask_is_a_clear_error(shared_data, capsys):
     (["reconstruct", "--measurements", "7"], "out of range"),
     (["reconstruct", "--measurements", "a,b"], "not a list"),
     (["reconstruct", "/nonexistent/file.mat"], "file.mat"),
+    (["reconstruct", "--set", "iterations=abc"], "iterations must be a whole number, got 'abc'"),
+    (["reconstruct", "--set", "tv_weight=.nan"], "tv_weight must be a finite number"),
+    (["reconstruct", "--set", "accelerate=maybe"], "accelerate must be true or false"),
+    (["reconstruct", "--algo", "de-gap", "--tol", "nan"], "tol must be a finite number"),
+    (["reconstruct", "--algo", "de-gap", "--tol", "-1"], "tol must be 0 or more"),
 ])
 def test_bad_arguments_name_the_problem(argv, message, capsys):
     assert main(argv + ["--quiet"]) == 2

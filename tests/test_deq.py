@@ -63,6 +63,15 @@ def test_registered_with_the_cli_field_names():
         spec.settings(iterations=3)
 
 
+def test_settings_take_their_declared_types():
+    spec = get_algorithm("de-gap")
+    s = spec.settings(tol=1, sigma=None, gap_tv_start=0)
+    assert isinstance(s.tol, float) and s.sigma is None
+    for name, value in {"gap_tv_start": 2.5, "clip": "yes", "model": 3, "max_iter": None}.items():
+        with pytest.raises(JobError, match=f"setting {name} must be"):
+            spec.settings(**{name: value})
+
+
 def test_converges_to_tol_with_one_event_per_iteration(smoother_file, small_demo):
     events: list[IterationEvent] = []
     fin = execute(Job(small_demo, "de-gap", {"model": smoother_file, "tol": 1e-5}, device="cpu",

@@ -130,6 +130,8 @@ class DeGapSolver:
                  net: nn.Module | None = None) -> None:
         if settings.max_iter < 1:
             raise JobError(f"{self.label} max_iter must be at least 1, got {settings.max_iter}.")
+        if settings.tol < 0:
+            raise JobError(f"{self.label} tol must be 0 or more (0: run to max_iter), got {settings.tol}.")
         self.op, self.y, self.s = op, y, settings
         self.net = net if net is not None else get_denoiser(settings.model, y.device)
         check_model_kind(self.net, settings.model, self.model_kind, self.label)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import types
 import typing
 from typing import Any
 
@@ -19,14 +18,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLineEdit, QSpinBox, QWidget
 
-
-def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if len(args) == 1:
-            return args[0], True
-    return tp, False
+from sci_viewer.algorithms.base import unwrap_optional
 
 
 def _plain(value: Any) -> Any:
@@ -47,7 +39,7 @@ class _Field:
 
     def __init__(self, f: dataclasses.Field, tp: Any, default: Any, on_change) -> None:
         self.name = f.name
-        self.tp, self.optional = _unwrap_optional(tp)
+        self.tp, self.optional = unwrap_optional(tp)
         self.default = default
         self.choices: list[Any] | None = None
         if typing.get_origin(self.tp) is typing.Literal:
