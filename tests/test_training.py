@@ -154,6 +154,15 @@ def test_deq_training_step_per_backward_changes_weights(tmp_path, davis):
     assert not torch.allclose(grads["neumann"], grads["jfb"], rtol=1e-2)
 
 
+def test_start_line_gives_the_parameter_count(tmp_path, davis, capsys):
+    from sci_viewer.models import build_denoiser
+
+    cfg_path = _write(tmp_path, TINY)
+    assert main(["train", "--config", str(cfg_path), "--out", str(tmp_path / "run"), "--max-steps", "0"]) == 0
+    params = sum(p.numel() for p in build_denoiser("unet", ch=4).parameters())
+    assert f"'tiny' ({params:,} parameters)" in capsys.readouterr().out
+
+
 def test_export_from_run_folder(tmp_path, davis):
     cfg_path = _write(tmp_path, dict(TINY, val={"every_steps": 1, "size": 32, "max_iter": 3}))
     out = tmp_path / "run"

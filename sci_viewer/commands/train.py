@@ -62,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     trainer = Trainer(cfg, out, device=args.device, resume=args.resume, quiet=args.quiet)
     if not args.quiet:
-        print(f"training '{cfg.name}' on {trainer.device}: {len(trainer.train_scenes)} scenes, "
+        params = sum(p.numel() for p in trainer.net.parameters())
+        print(f"training '{cfg.name}' ({params:,} parameters) on {trainer.device}: "
+              f"{len(trainer.train_scenes)} scenes, "
               f"held out {', '.join(trainer.val_scenes)}; step {trainer.step}/{trainer.total}; run folder {out}")
     record = trainer.run(max_steps=args.max_steps)
     if not args.quiet:
