@@ -212,6 +212,22 @@ def test_instant_tasks_are_all_noticed(qtbot, window):
     assert sorted(results) == list(range(20))
 
 
+def test_workers_are_deleted_on_the_gui_thread(qtbot):
+    """A worker is back on the GUI thread when it says it is done, so its deletion runs there."""
+    from PySide6.QtCore import QCoreApplication, QObject, Qt
+
+    from sci_viewer.gui.worker import TaskWorker, start_worker
+
+    parent = QObject()
+    worker = TaskWorker(lambda progress, cancel: 1)
+    seen = []
+    worker.sigDone.connect(lambda: seen.append(worker.thread()), Qt.ConnectionType.DirectConnection)
+    thread = start_worker(worker, parent)
+    qtbot.waitUntil(lambda: bool(seen), timeout=RUN_TIMEOUT_MS)
+    assert seen[0] is QCoreApplication.instance().thread()
+    assert seen[0] is not thread
+
+
 def test_hover_and_pixel_readouts(qtbot, window, small_demo):
     import math
 

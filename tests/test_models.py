@@ -80,6 +80,22 @@ def test_save_load_round_trip(tmp_path, arch):
     assert infos[0].arch == arch and infos[0].summary == "test model"
 
 
+def test_bad_model_files_are_named_with_the_problem(tmp_path):
+    from sci_viewer.errors import JobError
+
+    (tmp_path / "garbage.pt").write_bytes(b"\x00not a torch file" * 100)
+    torch.save({"weights": 1}, tmp_path / "foreign.pt")
+    state = build_denoiser("unet", ch=4).state_dict()
+    state.pop("head.weight")
+    torch.save({"arch": "unet", "kwargs": {"ch": 4}, "state_dict": state}, tmp_path / "misfit.pt")
+    for name, message in {"garbage": "not a torch file, or damaged", "foreign": "not a sci_viewer model file",
+                          "misfit": "weights do not fit a unet"}.items():
+        with pytest.raises(JobError, match=message):
+            load_model(str(tmp_path / f"{name}.pt"))
+    # unreadable and foreign files are left out of the listing (the misfit one fails when loaded)
+    assert [i.name for i in list_models(tmp_path)] == ["misfit"]
+
+
 def test_plugin_registration():
     class Identity(torch.nn.Module):
         residual = False

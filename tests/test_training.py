@@ -163,6 +163,11 @@ def test_start_line_gives_the_parameter_count(tmp_path, davis, capsys):
     assert f"'tiny' ({params:,} parameters)" in capsys.readouterr().out
 
 
+def test_missing_init_from_file_is_named(tmp_path, davis):
+    cfg_path = _write(tmp_path, dict(TINY, init_from=str(tmp_path / "nowhere.pt")))
+    assert main(["train", "--config", str(cfg_path), "--out", str(tmp_path / "run"), "--quiet"]) == 2
+
+
 def test_export_from_run_folder(tmp_path, davis):
     cfg_path = _write(tmp_path, dict(TINY, val={"every_steps": 1, "size": 32, "max_iter": 3}))
     out = tmp_path / "run"

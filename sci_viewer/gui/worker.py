@@ -14,7 +14,7 @@ import time
 import traceback
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 from sci_viewer.engine import CancelToken, IterationEvent, Job, JobFinished, MeasurementResult, NoticeEvent, run_job
 from sci_viewer.errors import SciViewerError
@@ -25,6 +25,16 @@ def describe_exception(exc: BaseException) -> str:
     if isinstance(exc, SciViewerError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
+
+
+def hand_back_to_gui_thread(worker: QObject) -> None:
+    """Move ``worker`` (from its own thread) back to the GUI thread before that thread ends, so its
+    deferred deletion runs on the GUI thread. Deleted on the worker thread, its destructor waits for
+    the GIL while holding one of Qt's signal locks, and the GUI thread, holding the GIL, can wait for
+    that lock to emit a signal: a deadlock the GUI tests hit once."""
+    app = QCoreApplication.instance()
+    if app is not None:
+        worker.moveToThread(app.thread())
 
 
 class JobWorker(QObject):
@@ -68,6 +78,7 @@ class JobWorker(QObject):
         except Exception as exc:  # noqa: BLE001 - every fault must reach the user, not kill the thread
             self.sigError.emit(describe_exception(exc), traceback.format_exc())
         finally:
+            hand_back_to_gui_thread(self)
             self.sigDone.emit()
 
 
@@ -100,6 +111,7 @@ class TaskWorker(QObject):
         except Exception as exc:  # noqa: BLE001
             self.sigError.emit(describe_exception(exc), traceback.format_exc())
         finally:
+            hand_back_to_gui_thread(self)
             self.sigDone.emit()
 
 
@@ -107,7 +119,8 @@ def start_worker(worker: JobWorker | TaskWorker, parent: QObject,
                  on_finished: Callable[[], None] | None = None) -> QThread:
     """Move ``worker`` to a new QThread owned by ``parent``, start it and return the thread.
 
-    The thread quits when the worker is done and then deletes itself and the worker.
+    The thread quits when the worker is done and then deletes itself and the worker (which has
+    moved back to the GUI thread by then, see :func:`hand_back_to_gui_thread`).
     ``on_finished`` (a bound method of a GUI-thread QObject, so it runs on the GUI thread) is
     connected to the thread's ``finished`` signal *before* the thread starts: a fast task cannot
     finish unnoticed. Drop your references to the worker and thread there.

@@ -113,15 +113,34 @@ def _resolve(name_or_path: str | Path) -> Path:
     raise JobError(f"No model '{name_or_path}' (not a .pt file, not in {MODELS_DIR}); known models: {known}.")
 
 
+def read_model_file(path: Path) -> dict[str, Any]:
+    """A model file's contents (``arch``, ``kwargs``, ``state_dict``, ``meta``), or a JobError saying
+    what is wrong with the file."""
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise JobError(f"Model file {path} does not exist.") from None
+    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a damaged or foreign file
+        raise JobError(f"Cannot read model file {path}: not a torch file, or damaged ({exc}).") from None
+    if not isinstance(blob, dict) or "arch" not in blob or "state_dict" not in blob:
+        raise JobError(f"{path} is not a sci_viewer model file (it needs 'arch' and 'state_dict'; "
+                       "`sci-viewer train --export` writes one).")
+    return blob
+
+
 def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str | torch.device = "cpu") -> nn.Module:
     """Load a trained denoiser by name (``resources/models/NAME.pt``) or path, in eval mode.
 
     The returned module carries ``model_meta`` (the file's ``meta`` dict) and ``model_arch``.
     """
     path = _resolve(name_or_path)
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+    blob = read_model_file(path)
     net = build_denoiser(blob["arch"], **blob.get("kwargs", {}))
-    net.load_state_dict(blob["state_dict"])
+    try:
+        net.load_state_dict(blob["state_dict"])
+    except RuntimeError as exc:
+        raise JobError(f"Model file {path}: its weights do not fit a {blob['arch']} "
+                       f"{blob.get('kwargs', {})} ({exc}).") from None
     net.model_meta = blob.get("meta", {})  # type: ignore[attr-defined]
     net.model_arch = blob["arch"]  # type: ignore[attr-defined]
     return net.to(device).eval()
@@ -167,8 +186,8 @@ def list_models(folder: str | Path | None = None) -> list[ModelInfo]:
 
 def _read_model_info(path: Path) -> ModelInfo | None:
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # an unreadable file is skipped, not fatal
+        blob = read_model_file(path)
+    except JobError:  # an unreadable file is skipped, not fatal
         return None
     card_path = path.with_suffix(".md")
     card = card_path.read_text(encoding="utf-8") if card_path.exists() else ""

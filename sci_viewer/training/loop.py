@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from sci_viewer.errors import JobError
-from sci_viewer.models import RECURRENT, build_denoiser, equilibrium_map, model_kind, save_model
+from sci_viewer.models import RECURRENT, build_denoiser, equilibrium_map, model_kind, read_model_file, save_model
 from sci_viewer.settings import resolve_device
 from sci_viewer.solvers import anderson
 from sci_viewer.training.checkpoint import load_checkpoint, save_checkpoint
@@ -140,7 +140,7 @@ class Trainer:
         """Start from a model file of the configured net; with ``init_grow``, from a smaller net of the
         same arch: every tensor it has must fit, and the network's ``grow_from`` makes the new parts
         start as the identity, so the grown net computes what the small one did."""
-        blob = torch.load(path, map_location="cpu", weights_only=True)
+        blob = read_model_file(path)
         same_arch = blob.get("arch") == self.cfg.model.arch
         if not same_arch or (blob.get("kwargs", {}) != self.cfg.model.kwargs and not self.cfg.init_grow):
             raise JobError(f"init_from '{path}' is a {blob.get('arch')} {blob.get('kwargs')}, "
