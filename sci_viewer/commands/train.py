@@ -32,22 +32,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def export(run_dir: Path, pick: str, dest: Path) -> Path:
     """Copy ``run_dir/<pick>.pt`` (a model file) to ``dest``, adding where it came from to its meta."""
-    import torch
-
     from sci_viewer.errors import JobError
-    from sci_viewer.models import save_model
+    from sci_viewer.models import model_from_file_contents, read_model_file, save_model
 
     src = run_dir / f"{pick}.pt"
     if not src.exists():
         raise JobError(f"No '{src}' to export; train first (files there: "
                        f"{', '.join(sorted(p.name for p in run_dir.glob('*.pt'))) or 'none'}).")
-    blob = torch.load(src, map_location="cpu", weights_only=True)
+    blob = read_model_file(src)
     meta = dict(blob.get("meta", {}), exported_from=f"{run_dir.name}/{src.name}")
-    from sci_viewer.models import build_denoiser
-
-    net = build_denoiser(blob["arch"], **blob["kwargs"])
-    net.load_state_dict(blob["state_dict"])
-    return save_model(net, dest, blob["arch"], blob["kwargs"], meta)
+    net = model_from_file_contents(blob, src)
+    return save_model(net, dest, blob["arch"], blob.get("kwargs", {}), meta)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -128,6 +128,17 @@ def read_model_file(path: Path) -> dict[str, Any]:
     return blob
 
 
+def model_from_file_contents(blob: dict[str, Any], path: Path) -> nn.Module:
+    """The network that :func:`read_model_file`'s ``blob`` (read from ``path``) describes, weights loaded."""
+    net = build_denoiser(blob["arch"], **blob.get("kwargs", {}))
+    try:
+        net.load_state_dict(blob["state_dict"])
+    except RuntimeError as exc:
+        raise JobError(f"Model file {path}: its weights do not fit a {blob['arch']} "
+                       f"{blob.get('kwargs', {})} ({exc}).") from None
+    return net
+
+
 def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str | torch.device = "cpu") -> nn.Module:
     """Load a trained denoiser by name (``resources/models/NAME.pt``) or path, in eval mode.
 
@@ -135,12 +146,7 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str | torch.dev
     """
     path = _resolve(name_or_path)
     blob = read_model_file(path)
-    net = build_denoiser(blob["arch"], **blob.get("kwargs", {}))
-    try:
-        net.load_state_dict(blob["state_dict"])
-    except RuntimeError as exc:
-        raise JobError(f"Model file {path}: its weights do not fit a {blob['arch']} "
-                       f"{blob.get('kwargs', {})} ({exc}).") from None
+    net = model_from_file_contents(blob, path)
     net.model_meta = blob.get("meta", {})  # type: ignore[attr-defined]
     net.model_arch = blob["arch"]  # type: ignore[attr-defined]
     return net.to(device).eval()
