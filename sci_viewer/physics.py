@@ -20,6 +20,7 @@ class Cacti:
         # Pixels no frame exposed carry no information: divide by 1 there (the estimate keeps A^T r = 0).
         self.phi_sum = torch.where(phi_sum > 0, phi_sum, torch.ones_like(phi_sum))
         self._exposed = phi_sum > 0
+        self._weights: torch.Tensor | None = None
 
     @property
     def zero_exposure(self) -> int:
@@ -35,6 +36,14 @@ class Cacti:
 
     def At(self, r: torch.Tensor) -> torch.Tensor:
         return self.mask * r.unsqueeze(-3)
+
+    def frame_weights(self) -> torch.Tensor:
+        """``B * Phi_b^2 / Phi_sum`` (B, H, W): each frame's share of GAP's correction at each pixel,
+        times B (mean 1, 0 where a frame is dark). What a mask-aware denoiser is given; unchanged when
+        the mask is scaled."""
+        if self._weights is None:
+            self._weights = self.n_frames * self.mask * self.mask / self.phi_sum
+        return self._weights
 
     def initial(self, y: torch.Tensor) -> torch.Tensor:
         """``x0 = A^T(y / Phi_sum)``: the least-norm solution of ``A x = y``."""

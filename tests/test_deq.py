@@ -176,13 +176,15 @@ def test_any_b_and_frame_size(b, size):
 
 
 def test_real_architectures_run_in_the_map(tmp_path):
-    """Every built-in denoiser loads from a model file and runs inside DE-GAP (untrained weights)."""
+    """Every built-in denoiser loads from a model file and runs inside DE-GAP and PnP-GAP (untrained weights)."""
     cap = _capture(size=32, b=10)
     for arch, kwargs in (("cnn", {"features": 4, "depth": 3}), ("rsn-cnn", {"features": 4, "depth": 3}),
-                         ("unet", {}), ("ffdnet", {"features": 8, "depth": 3})):
+                         ("unet", {}), ("unet", {"mask_input": True}), ("ffdnet", {"features": 8, "depth": 3})):
         path = models.save_model(models.build_denoiser(arch, **kwargs), tmp_path / f"{arch}.pt", arch, kwargs)
-        fin = execute(Job(cap, "de-gap", {"model": str(path), "max_iter": 3}, device="cpu"))
-        assert fin.results[0].estimate.shape == (10, 32, 32)
+        for algo in ("de-gap", "pnp-gap"):
+            fin = execute(Job(cap, algo, {"model": str(path), "max_iter" if algo == "de-gap" else "iterations": 3},
+                              device="cpu"))
+            assert fin.results[0].estimate.shape == (10, 32, 32)
 
 
 def test_bad_solver_settings_are_job_errors(smoother_file):

@@ -118,3 +118,27 @@ def test_shipped_default_model_loads_if_present():
     with torch.no_grad():
         out = net(torch.rand(1, 8, 40, 56))
     assert out.shape == (1, 8, 40, 56)
+
+
+def test_mask_aware_unet_sees_the_mask_and_grows_from_a_mask_blind_one():
+    from sci_viewer.models import denoise, equilibrium_map
+    from sci_viewer.physics import Cacti
+
+    torch.manual_seed(0)
+    blind = build_denoiser("unet", ch=4, mid_blocks=1).eval()
+    for p in blind.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    aware = build_denoiser("unet", ch=4, mid_blocks=2, mask_input=True).eval()
+    aware.grow_from(blind.state_dict())
+    x = torch.rand(1, 10, 30, 22)
+    op = Cacti((torch.rand(10, 30, 22) > 0.5).float())
+    y = op.A(x[0])
+    with torch.no_grad():
+        assert torch.allclose(equilibrium_map(aware, op, y)(x), equilibrium_map(blind, op, y)(x), atol=1e-6)
+        torch.nn.init.normal_(aware.head.weight, std=0.1)   # now the weights matter
+        other = Cacti((torch.rand(10, 30, 22) > 0.5).float())
+        assert not torch.allclose(denoise(aware, x, None, op), denoise(aware, x, None, other))
+    with pytest.raises(ValueError, match="mask-aware"):
+        aware(x)
+    with pytest.raises(ValueError, match="do not match"):
+        aware(x, weights=torch.ones(8, 30, 22))

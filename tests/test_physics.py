@@ -71,3 +71,21 @@ def test_tv_reduces_total_variation():
         return (z[..., 1:, :] - z[..., :-1, :]).abs().sum() + (z[..., :, 1:] - z[..., :, :-1]).abs().sum()
 
     assert tv(out) < 0.5 * tv(img)
+
+
+def test_frame_weights_are_each_frames_share_of_the_correction():
+    from sci_viewer.training.sim import BatchCacti
+
+    torch.manual_seed(0)
+    mask = (torch.rand(8, 16, 16) > 0.5).float()
+    mask[:, 0, 0] = 0   # a pixel no frame exposed
+    w = Cacti(mask).frame_weights()
+    assert w.shape == mask.shape and torch.isfinite(w).all()
+    assert torch.equal(w[:, 0, 0], torch.zeros(8))
+    exposed = mask.sum(0) > 0
+    assert torch.allclose(w.sum(0)[exposed], torch.full((int(exposed.sum()),), 8.0))
+    assert torch.equal(w == 0, mask == 0)
+    grey = mask * torch.rand(8, 16, 16)
+    assert torch.allclose(Cacti(3.5 * grey).frame_weights(), Cacti(grey).frame_weights(), atol=1e-5)
+    batch = BatchCacti(torch.stack([mask, grey]))
+    assert torch.allclose(batch.frame_weights()[0], w) and torch.allclose(batch.frame_weights()[1], Cacti(grey).frame_weights())

@@ -222,6 +222,23 @@ def test_init_grow_starts_a_deeper_net_that_computes_the_same(tmp_path, davis):
         Trainer(config_from_dict(dict(deeper, init_grow=False)), tmp_path / "r3", quiet=True)
 
 
+def test_a_mask_aware_net_grows_from_a_mask_blind_one_and_trains(tmp_path, davis):
+    from sci_viewer.models import build_denoiser, load_model, save_model
+    from sci_viewer.training.loop import Trainer
+
+    blind = build_denoiser("unet", ch=4)
+    path = save_model(blind, tmp_path / "blind.pt", "unet", {"ch": 4})
+    cfg = dict(TINY, init_from=str(path), init_grow=True,
+               model={"arch": "unet", "kwargs": {"ch": 4, "mask_input": True}})
+    trainer = Trainer(config_from_dict(cfg), tmp_path / "r", quiet=True)
+    head = trainer.net.head.weight
+    assert head.shape[1] == 8 and torch.equal(head[:, 4:], torch.zeros_like(head[:, 4:]))
+    trainer.run()   # pretraining and DEQ steps both hand the net its weights
+    assert trainer.net.head.weight[:, 4:].abs().sum() > 0
+    net = load_model(str(trainer.export(tmp_path / "aware.pt")))
+    assert net.uses_mask
+
+
 def test_jacobian_penalty_estimates_the_frobenius_norm_and_is_differentiable():
     from sci_viewer.training.losses import jacobian_penalty
 

@@ -19,7 +19,7 @@ import torch.nn as nn
 from sci_viewer.algorithms.base import AlgorithmSpec, register_algorithm
 from sci_viewer.algorithms.deq import check_model_kind, get_denoiser
 from sci_viewer.errors import JobError
-from sci_viewer.models import DENOISER, denoiser_model_names
+from sci_viewer.models import DENOISER, denoise, denoiser_model_names
 from sci_viewer.physics import Cacti
 
 
@@ -64,7 +64,7 @@ class PnpGapSolver:
             v = self.x + op.At((self.y1 - yb) / op.phi_sum)
         else:
             v = self.x + op.At((self.y - yb) / op.phi_sum)
-        x_new = self.net(v, self.sigma(self.k))
+        x_new = denoise(self.net, v, self.sigma(self.k), op)
         self.k += 1
         residual = float(torch.linalg.vector_norm(x_new - self.x)
                          / torch.linalg.vector_norm(x_new).clamp_min(1e-12))

@@ -5,6 +5,8 @@ Call convention of every denoiser: ``net(x, sigma=None)`` with ``x`` a (N, B, H,
 ``residual = True`` says the network computes it as the input plus a learned correction). Any B
 and any H, W work. ``sigma`` (float or (N,) tensor, 0..1 scale) is used by noise-conditioned
 networks and ignored by the others.
+A mask-aware denoiser (attribute ``uses_mask = True``) also takes ``weights=``, the operator's
+:meth:`~sci_viewer.physics.Cacti.frame_weights`; :func:`denoise` passes them to those that want them.
 
 A model with ``kind = "recurrent"`` (DE-RNN, :mod:`.rnn`) is not a denoiser but a whole iteration
 ``net.iterate(x, op, y)``; :func:`equilibrium_map` gives the fixed-point map of either kind.
@@ -61,6 +63,14 @@ def model_kind(net_or_arch: nn.Module | str) -> str:
     return getattr(net_or_arch, "kind", DENOISER)
 
 
+def denoise(net: nn.Module, v: torch.Tensor, sigma: float | torch.Tensor | None, op: Any) -> torch.Tensor:
+    """``net(v, sigma)``, with the mask's frame weights for a mask-aware denoiser (``op``: the operator
+    of the measurement ``v`` was projected for, a :class:`sci_viewer.physics.Cacti` or a training batch's)."""
+    if getattr(net, "uses_mask", False):
+        return net(v, sigma, weights=op.frame_weights())
+    return net(v, sigma)
+
+
 def equilibrium_map(net: nn.Module, op: Any, y: torch.Tensor, sigma: float | torch.Tensor | None = None,
                     clip: bool = False) -> Callable[[torch.Tensor], torch.Tensor]:
     """The fixed-point map ``f`` of a trained model for the measurement ``y`` and operator ``op``.
@@ -73,7 +83,7 @@ def equilibrium_map(net: nn.Module, op: Any, y: torch.Tensor, sigma: float | tor
     if model_kind(net) == RECURRENT:
         f = lambda x: net.iterate(x, op, y)  # type: ignore[operator]  # noqa: E731
     else:
-        f = lambda x: net(op.project(x, y), sigma)  # noqa: E731
+        f = lambda x: denoise(net, op.project(x, y), sigma, op)  # noqa: E731
     return (lambda x: f(x).clamp(0.0, 1.0)) if clip else f
 
 
@@ -228,7 +238,7 @@ def _load_builtin() -> None:
 
 
 __all__ = [
-    "DEFAULT_MODEL", "DEFAULT_RNN_MODEL", "DENOISER", "MODELS_DIR", "RECURRENT", "ModelInfo", "build_denoiser",
+    "DEFAULT_MODEL", "DEFAULT_RNN_MODEL", "DENOISER", "MODELS_DIR", "RECURRENT", "ModelInfo", "build_denoiser", "denoise",
     "denoiser_model_names", "denoiser_names", "equilibrium_map", "list_models", "load_model", "model_kind",
     "model_names", "recurrent_model_names", "register_denoiser", "save_model",
 ]

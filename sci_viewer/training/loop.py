@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from sci_viewer.errors import JobError
-from sci_viewer.models import RECURRENT, build_denoiser, equilibrium_map, model_kind, read_model_file, save_model
+from sci_viewer.models import RECURRENT, build_denoiser, denoise, equilibrium_map, model_kind, read_model_file, save_model
 from sci_viewer.settings import resolve_device
 from sci_viewer.solvers import anderson
 from sci_viewer.training.checkpoint import load_checkpoint, save_checkpoint
@@ -208,7 +208,7 @@ class Trainer:
         v, sig = self._pretrain_inputs(gt, op)
         if self.recurrent:
             return self.net.iterate(v, op, op.A(gt))  # type: ignore[operator]
-        return self.net(v, sig)
+        return denoise(self.net, v, sig, op)
 
     def _pretrain_step(self) -> dict[str, float]:
         pc = self.cfg.pretrain

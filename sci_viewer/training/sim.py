@@ -22,6 +22,13 @@ class BatchCacti:
         self.mask = mask
         s = (mask * mask).sum(1)
         self.phi_sum = torch.where(s > 0, s, torch.ones_like(s))
+        self._weights: torch.Tensor | None = None
+
+    def frame_weights(self) -> torch.Tensor:
+        """``B * Phi_b^2 / Phi_sum`` (N, B, H, W), as :meth:`sci_viewer.physics.Cacti.frame_weights`."""
+        if self._weights is None:
+            self._weights = self.mask.shape[1] * self.mask * self.mask / self.phi_sum.unsqueeze(1)
+        return self._weights
 
     def A(self, x: torch.Tensor) -> torch.Tensor:
         return (self.mask * x).sum(1)
