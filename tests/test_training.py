@@ -271,3 +271,41 @@ def test_deq_clip_keeps_the_training_map_in_range(tmp_path, davis):
         y = torch.full((1, 16, 16), 16.0)  # 8 frames of 2.0: the projection leaves [0, 1]
         out = trainer._map(op, y)(torch.zeros(1, 8, 16, 16))
         assert (float(out.detach().max()) <= 1.0) == clip
+
+
+def test_translating_masks_move_one_pixel_per_frame_in_every_direction():
+    from sci_viewer.training.sim import random_masks, translating_mask
+
+    rng = np.random.default_rng(3)
+    directions = set()
+    for _ in range(40):
+        m = translating_mask(rng, 8, 20, 24, 0.5)
+        assert m.shape == (8, 20, 24) and 0.35 < m.mean() < 0.65
+        shifts = {(dy, dx) for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0))
+                  if all(np.array_equal(np.roll(m[k], (dy, dx), (0, 1))[2:-2, 2:-2], m[k + 1][2:-2, 2:-2])
+                         for k in range(7))}
+        assert len(shifts) == 1   # one direction, the same from every frame to the next
+        directions |= shifts
+    assert len(directions) == 4
+    # without translating masks the draws are those of earlier releases, seed for seed
+    old = np.random.default_rng(5)
+    p = old.uniform(0.4, 0.6, size=(3, 1, 1, 1))
+    expected = torch.from_numpy((old.random((3, 8, 16, 16)) < p).astype(np.float32))
+    assert torch.equal(random_masks(np.random.default_rng(5), 3, 8, 16, 16, (0.4, 0.6)), expected)
+    mixed = random_masks(np.random.default_rng(5), 200, 4, 8, 8, (0.5, 0.5), translating=0.5)
+    moving = [bool((mixed[i, 1, :, 1:] == mixed[i, 0, :, :-1]).all() or (mixed[i, 1, :, :-1] == mixed[i, 0, :, 1:]).all()
+                   or (mixed[i, 1, 1:] == mixed[i, 0, :-1]).all() or (mixed[i, 1, :-1] == mixed[i, 0, 1:]).all())
+              for i in range(200)]
+    assert 70 < sum(moving) < 130
+
+
+def test_validation_on_both_mask_kinds(tmp_path, davis):
+    from sci_viewer.errors import JobError
+    from sci_viewer.training.loop import Trainer
+
+    cfg = dict(TINY, data=dict(TINY["data"], translating=0.5), val=dict(TINY["val"], masks=["iid", "translating"]))
+    val = Trainer(config_from_dict(cfg), tmp_path / "r", quiet=True).validate()
+    assert val["val_psnr"] == pytest.approx((val["val_psnr_iid"] + val["val_psnr_translating"]) / 2)
+    assert val["val_psnr_iid"] != val["val_psnr_translating"]
+    with pytest.raises(JobError, match="val.masks"):
+        config_from_dict(dict(TINY, val=dict(TINY["val"], masks=["shifted"])))

@@ -14,6 +14,8 @@ from sci_viewer.solvers import AndersonSettings
 
 #: ``deq.backward`` values: phantom (the default) | jfb (Jacobian-free) | neumann | implicit.
 BACKWARDS = ("phantom", "jfb", "neumann", "implicit")
+#: ``val.masks`` values.
+VAL_MASKS = ("iid", "translating")
 
 
 @dataclass
@@ -25,6 +27,7 @@ class DataConfig:
     strides: list[int] = field(default_factory=lambda: [1, 2])  # temporal stride drawn per sample
     scales: list[int] = field(default_factory=lambda: [1, 2])   # spatial downscale drawn per sample
     mask_density: list[float] = field(default_factory=lambda: [0.5, 0.5])  # P(mask=1) range
+    translating: float = 0.0        # share of samples whose mask translates one pixel per frame (sim.translating_mask)
 
 
 @dataclass
@@ -79,6 +82,14 @@ class ValConfig:
     per_scene: int = 1
     tol: float = 1e-4
     max_iter: int = 60
+    # mask kinds validated on (each with its own fixed masks; val_psnr is their mean):
+    # "iid" (an independent mask per frame) and "translating" (sim.translating_mask)
+    masks: list[str] = field(default_factory=lambda: ["iid"])
+
+    def __post_init__(self) -> None:
+        bad = [m for m in self.masks if m not in VAL_MASKS]
+        if bad or not self.masks:
+            raise JobError(f"val.masks must list one or more of {', '.join(VAL_MASKS)}; got {self.masks}.")
 
 
 @dataclass

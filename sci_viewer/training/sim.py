@@ -9,10 +9,34 @@ import numpy as np
 import torch
 
 
-def random_masks(rng: np.random.Generator, n: int, b: int, h: int, w: int, density: tuple[float, float]) -> torch.Tensor:
-    """Binary masks, each sample with its own density drawn from ``density`` (low, high)."""
-    p = rng.uniform(density[0], density[1], size=(n, 1, 1, 1))
-    return torch.from_numpy((rng.random((n, b, h, w)) < p).astype(np.float32))
+def random_masks(rng: np.random.Generator, n: int, b: int, h: int, w: int, density: tuple[float, float],
+                 translating: float = 0.0) -> torch.Tensor:
+    """Binary masks (N, B, H, W), each sample with its own density drawn from ``density`` (low, high).
+
+    A share ``translating`` of the samples get a :func:`translating_mask`; the others an independent
+    mask per frame (with ``translating=0`` the draws are those of earlier releases, seed for seed).
+    """
+    if translating <= 0:
+        p = rng.uniform(density[0], density[1], size=(n, 1, 1, 1))
+        return torch.from_numpy((rng.random((n, b, h, w)) < p).astype(np.float32))
+    masks = []
+    for _ in range(n):
+        p = rng.uniform(density[0], density[1])
+        moving = rng.random() < translating
+        masks.append(translating_mask(rng, b, h, w, p) if moving else rng.random((b, h, w)) < p)
+    return torch.from_numpy(np.stack(masks).astype(np.float32))
+
+
+def translating_mask(rng: np.random.Generator, b: int, h: int, w: int, p: float) -> np.ndarray:
+    """One random binary mask moved by one pixel per frame, in one of the four directions (B, H, W).
+
+    This is how a CACTI camera codes its frames: a single lithographic mask on a piezo stage
+    translates during the exposure, so frame k sees the mask shifted by k pixels (the benchmark
+    captures' masks have this form, and a calibrated real mask is close to it)."""
+    along_w = bool(rng.integers(2))
+    base = rng.random((h, w + b - 1) if along_w else (h + b - 1, w)) < p
+    offsets = range(b) if rng.integers(2) else range(b - 1, -1, -1)
+    return np.stack([base[:, o : o + w] if along_w else base[o : o + h] for o in offsets])
 
 
 class BatchCacti:
