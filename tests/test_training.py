@@ -309,3 +309,5 @@ def test_validation_on_both_mask_kinds(tmp_path, davis):
     assert val["val_psnr_iid"] != val["val_psnr_translating"]
     with pytest.raises(JobError, match="val.masks"):
         config_from_dict(dict(TINY, val=dict(TINY["val"], masks=["shifted"])))
+    with pytest.raises(JobError, match="data.translating"):
+        config_from_dict(dict(TINY, data=dict(TINY["data"], translating=1.5)))

@@ -29,6 +29,10 @@ class DataConfig:
     mask_density: list[float] = field(default_factory=lambda: [0.5, 0.5])  # P(mask=1) range
     translating: float = 0.0        # share of samples whose mask translates one pixel per frame (sim.translating_mask)
 
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.translating <= 1.0:
+            raise JobError(f"data.translating is a share of the samples, from 0 to 1; got {self.translating}.")
+
 
 @dataclass
 class PretrainConfig:
