@@ -92,6 +92,18 @@ def test_unknown_config_key_refused():
         config_from_dict({"pretrain": {"stepz": 3}})
 
 
+@pytest.mark.parametrize("bad, named", [
+    ({"deq": {"lr": "abc"}}, "deq.lr"), ({"data": {"frames": [8, "x"]}}, "data.frames"),
+    ({"val": {"masks": "iid"}}, "val.masks"), ({"seed": 1.5}, "seed"), ({"init_grow": "yes"}, "init_grow"),
+    ({"data": {"translating": float("nan")}}, "data.translating"),
+])
+def test_config_values_of_the_wrong_type_are_named(bad, named):
+    from sci_viewer.errors import JobError
+
+    with pytest.raises(JobError, match=named.replace(".", r"\.")):
+        config_from_dict(bad)
+
+
 def test_unknown_backward_and_bad_anderson_settings_refused():
     from sci_viewer.errors import JobError
 

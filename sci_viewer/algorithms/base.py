@@ -72,7 +72,7 @@ class AlgorithmSpec:
                 f"{self.label} has no setting {', '.join(unknown)}; its settings are {', '.join(sorted(fields))}."
             )
         hints = typing.get_type_hints(self.settings_type)
-        checked = {name: _checked_value(self.label, name, hints.get(name, Any), value)
+        checked = {name: checked_value(self.label, name, hints.get(name, Any), value)
                    for name, value in overrides.items()}
         return self.settings_type(**checked)
 
@@ -90,7 +90,7 @@ def unwrap_optional(tp: Any) -> tuple[Any, bool]:
 _KINDS = {bool: "true or false", int: "a whole number", float: "a finite number", str: "text"}
 
 
-def _checked_value(label: str, name: str, hint: Any, value: Any) -> Any:
+def checked_value(label: str, name: str, hint: Any, value: Any) -> Any:
     """``value`` if it fits the setting's declared type (an int where a float is declared becomes a
     float); otherwise a JobError naming the setting. Values from --set and YAML configs arrive untyped."""
     tp, optional = unwrap_optional(hint)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+import typing
 from typing import Any
 
 import yaml
 
+from sci_viewer.algorithms.base import checked_value
 from sci_viewer.errors import JobError
 from sci_viewer.solvers import AndersonSettings
 
@@ -129,12 +131,25 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
     unknown = sorted(set(values) - set(fields))
     if unknown:
         raise JobError(f"Unknown key(s) {', '.join(unknown)} in '{where}'; valid: {', '.join(sorted(fields))}.")
+    hints = typing.get_type_hints(cls)
     kwargs = {}
     for key, val in values.items():
         sub = {"model": ModelConfig, "data": DataConfig, "pretrain": PretrainConfig, "deq": DeqConfig,
                "val": ValConfig}.get(key) if cls is TrainConfig else None
-        kwargs[key] = _build(sub, val, key) if sub else val
+        name = key if cls is TrainConfig else f"{where}.{key}"
+        kwargs[key] = _build(sub, val, key) if sub else _typed(name, hints[key], val)
     return cls(**kwargs)
+
+
+def _typed(name: str, hint: Any, value: Any) -> Any:
+    """``value`` checked against its declared type (lists item by item): YAML gives 'abc' or a list
+    where a number is meant, and the run would otherwise fail later with a traceback."""
+    if typing.get_origin(hint) is list:
+        if not isinstance(value, list):
+            raise JobError(f"Training config setting {name} must be a list, got {value!r}.")
+        (item,) = typing.get_args(hint)
+        return [checked_value("Training config", name, item, v) for v in value]
+    return checked_value("Training config", name, hint, value)
 
 
 def config_from_dict(values: dict[str, Any]) -> TrainConfig:
