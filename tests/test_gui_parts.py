@@ -159,6 +159,9 @@ def test_run_without_mask_is_refused_with_a_message(qtbot, window_and_dialogs, s
     window.set_capture(small_demo.__class__(small_demo.meas, name="no mask"))
     assert window.start_run() is None
     assert "mask" in dialogs.calls[-1][1]
+    assert "has no mask" in window.statusBar().currentMessage()
+    window.set_capture(small_demo)   # the notice was about the capture that is gone
+    assert window.statusBar().currentMessage() == ""
 
 
 def test_drop_two_files_opens_capture_and_mask(qtbot, window, small_demo, tmp_path):
