@@ -311,6 +311,16 @@ def test_translating_masks_move_one_pixel_per_frame_in_every_direction():
     assert 70 < sum(moving) < 130
 
 
+@pytest.mark.parametrize("name", ["traffic48_cacti.mat", "runner40_cacti.mat", "drop40_cacti.mat"])
+def test_benchmark_masks_are_translating_masks(shared_data, name):
+    """What the model card says of the benchmark: frame k's mask is frame 0's moved k pixels."""
+    from sci_viewer.io import load_capture
+
+    mask = load_capture(shared_data / "benchmark" / name).mask
+    for k in range(1, mask.shape[0]):
+        assert np.array_equal(np.roll(mask[0], k, axis=1)[:, k:], mask[k][:, k:])
+
+
 def test_validation_on_both_mask_kinds(tmp_path, davis):
     from sci_viewer.errors import JobError
     from sci_viewer.training.loop import Trainer
