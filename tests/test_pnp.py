@@ -81,3 +81,14 @@ def test_bad_settings_are_refused(small_demo):
         _solver(small_demo, sigmas=[])
     with pytest.raises(JobError):
         _solver(small_demo, iterations=0)
+
+
+@pytest.mark.parametrize("sigmas", ["abc", [50, "x"], [50, float("nan")]])
+def test_a_noise_schedule_that_is_not_a_list_of_numbers_is_named(sigmas):
+    with pytest.raises(JobError, match="sigmas must be a list of numbers"):
+        get_algorithm("pnp-gap").settings(sigmas=sigmas)
+
+
+def test_a_noise_schedule_of_whole_numbers_is_taken_as_floats():
+    sigmas = get_algorithm("pnp-gap").settings(sigmas=[50, 25]).sigmas
+    assert sigmas == [50.0, 25.0] and all(type(s) is float for s in sigmas)

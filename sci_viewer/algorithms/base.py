@@ -16,8 +16,6 @@ To add one (see ``plugins/README.md``)::
 from __future__ import annotations
 
 import dataclasses
-import math
-import types
 import typing
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
@@ -26,6 +24,7 @@ import torch
 
 from sci_viewer.errors import JobError
 from sci_viewer.physics import Cacti
+from sci_viewer.value_types import checked_value
 
 
 class Solver(Protocol):
@@ -75,38 +74,6 @@ class AlgorithmSpec:
         checked = {name: checked_value(self.label, name, hints.get(name, Any), value)
                    for name, value in overrides.items()}
         return self.settings_type(**checked)
-
-
-def unwrap_optional(tp: Any) -> tuple[Any, bool]:
-    """``X | None`` -> ``(X, True)``; any other type -> ``(type, False)``."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if len(args) == 1:
-            return args[0], True
-    return tp, False
-
-
-_KINDS = {bool: "true or false", int: "a whole number", float: "a finite number", str: "text"}
-
-
-def checked_value(label: str, name: str, hint: Any, value: Any) -> Any:
-    """``value`` if it fits the setting's declared type (an int where a float is declared becomes a
-    float); otherwise a JobError naming the setting. Values from --set and YAML configs arrive untyped."""
-    tp, optional = unwrap_optional(hint)
-    if value is None and optional:
-        return None
-    if tp is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    fits = {
-        bool: isinstance(value, bool),
-        int: isinstance(value, int) and not isinstance(value, bool),
-        float: isinstance(value, float) and math.isfinite(value),
-        str: isinstance(value, str),
-    }.get(tp, True)
-    if not fits:
-        raise JobError(f"{label} setting {name} must be {_KINDS[tp]}, got {value!r}.")
-    return value
 
 
 _REGISTRY: dict[str, AlgorithmSpec] = {}

@@ -18,7 +18,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLineEdit, QSpinBox, QWidget
 
-from sci_viewer.algorithms.base import unwrap_optional
+from sci_viewer.value_types import unwrap_optional
 
 
 def _plain(value: Any) -> Any:

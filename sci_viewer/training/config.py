@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from sci_viewer.algorithms.base import checked_value
 from sci_viewer.errors import JobError
+from sci_viewer.value_types import checked_value
 from sci_viewer.solvers import AndersonSettings
 
 #: ``deq.backward`` values: phantom (the default) | jfb (Jacobian-free) | neumann | implicit.
@@ -137,19 +137,8 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
         sub = {"model": ModelConfig, "data": DataConfig, "pretrain": PretrainConfig, "deq": DeqConfig,
                "val": ValConfig}.get(key) if cls is TrainConfig else None
         name = key if cls is TrainConfig else f"{where}.{key}"
-        kwargs[key] = _build(sub, val, key) if sub else _typed(name, hints[key], val)
+        kwargs[key] = _build(sub, val, key) if sub else checked_value("Training config", name, hints[key], val)
     return cls(**kwargs)
-
-
-def _typed(name: str, hint: Any, value: Any) -> Any:
-    """``value`` checked against its declared type (lists item by item): YAML gives 'abc' or a list
-    where a number is meant, and the run would otherwise fail later with a traceback."""
-    if typing.get_origin(hint) is list:
-        if not isinstance(value, list):
-            raise JobError(f"Training config setting {name} must be a list, got {value!r}.")
-        (item,) = typing.get_args(hint)
-        return [checked_value("Training config", name, item, v) for v in value]
-    return checked_value("Training config", name, hint, value)
 
 
 def config_from_dict(values: dict[str, Any]) -> TrainConfig:

@@ -1,0 +1,54 @@
+"""Checking untyped values (from ``--set``, YAML files, the settings form) against declared types.
+
+One check for algorithm settings and training configs, so both refuse 'abc' for a number, NaN,
+a non-boolean switch or a scalar for a list with a message naming the setting.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+import typing
+from typing import Any
+
+from sci_viewer.errors import JobError
+
+_KINDS = {bool: "true or false", int: "a whole number", float: "a finite number", str: "text"}
+_LIST_KINDS = {int: "a list of whole numbers", float: "a list of numbers", str: "a list of text values"}
+
+
+def unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    """``X | None`` -> ``(X, True)``; any other type -> ``(type, False)``."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return tp, False
+
+
+def checked_value(label: str, name: str, hint: Any, value: Any) -> Any:
+    """``value`` if it fits the declared type ``hint`` (an int where a float is declared becomes a
+    float; a ``list[X]`` is checked item by item); otherwise a JobError naming the setting."""
+    tp, optional = unwrap_optional(hint)
+    if value is None and optional:
+        return None
+    if typing.get_origin(tp) is list:
+        (item,) = typing.get_args(tp) or (Any,)
+        try:
+            if not isinstance(value, list):
+                raise JobError("not a list")
+            return [checked_value(label, name, item, v) for v in value]
+        except JobError:
+            raise JobError(f"{label} setting {name} must be {_LIST_KINDS.get(item, 'a list')}, got {value!r}.") from None
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    fits = {
+        bool: isinstance(value, bool),
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, float) and math.isfinite(value),
+        str: isinstance(value, str),
+    }.get(tp, True)
+    if not fits:
+        raise JobError(f"{label} setting {name} must be {_KINDS[tp]}, got {value!r}.")
+    return value
