@@ -88,12 +88,13 @@ def test_bad_model_files_are_named_with_the_problem(tmp_path):
     state = build_denoiser("unet", ch=4).state_dict()
     state.pop("head.weight")
     torch.save({"arch": "unet", "kwargs": {"ch": 4}, "state_dict": state}, tmp_path / "misfit.pt")
+    torch.save({"arch": "unet", "kwargs": {"ch": 4, "colour": True}, "state_dict": state}, tmp_path / "unknown.pt")
     for name, message in {"garbage": "not a torch file, or damaged", "foreign": "not a sci_viewer model file",
-                          "misfit": "weights do not fit a unet"}.items():
+                          "misfit": "weights do not fit a unet", "unknown": "a unet does not take"}.items():
         with pytest.raises(JobError, match=message):
             load_model(str(tmp_path / f"{name}.pt"))
     # unreadable and foreign files are left out of the listing (the misfit one fails when loaded)
-    assert [i.name for i in list_models(tmp_path)] == ["misfit"]
+    assert [i.name for i in list_models(tmp_path)] == ["misfit", "unknown"]
 
 
 def test_plugin_registration():

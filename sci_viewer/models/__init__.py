@@ -140,7 +140,10 @@ def read_model_file(path: Path) -> dict[str, Any]:
 
 def model_from_file_contents(blob: dict[str, Any], path: Path) -> nn.Module:
     """The network that :func:`read_model_file`'s ``blob`` (read from ``path``) describes, weights loaded."""
-    net = build_denoiser(blob["arch"], **blob.get("kwargs", {}))
+    try:
+        net = build_denoiser(blob["arch"], **blob.get("kwargs", {}))
+    except TypeError as exc:
+        raise JobError(f"Model file {path}: a {blob['arch']} does not take {blob.get('kwargs', {})} ({exc}).") from None
     try:
         net.load_state_dict(blob["state_dict"])
     except RuntimeError as exc:
@@ -238,7 +241,7 @@ def _load_builtin() -> None:
 
 
 __all__ = [
-    "DEFAULT_MODEL", "DEFAULT_RNN_MODEL", "DENOISER", "MODELS_DIR", "RECURRENT", "ModelInfo", "build_denoiser", "denoise",
-    "denoiser_model_names", "denoiser_names", "equilibrium_map", "list_models", "load_model", "model_kind",
-    "model_names", "recurrent_model_names", "register_denoiser", "save_model",
+    "DEFAULT_MODEL", "DEFAULT_RNN_MODEL", "DENOISER", "MODELS_DIR", "RECURRENT", "ModelInfo", "build_denoiser",
+    "denoise", "denoiser_model_names", "denoiser_names", "equilibrium_map", "list_models", "load_model",
+    "model_kind", "model_names", "recurrent_model_names", "register_denoiser", "save_model",
 ]
