@@ -7,6 +7,7 @@ model loading. One test checks the shipped model's quality on a benchmark row.
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -275,3 +276,15 @@ def test_shipped_model_beats_gap_tv_on_drop(shared_data):
     (cold,) = execute(Job(scene, "de-gap", {"gap_tv_start": 0}, **run)).results
     assert cold.converged and degap.iterations < cold.iterations
     assert abs(cold.psnr - degap.psnr) < 0.1, (cold.psnr, degap.psnr)
+
+
+def test_bench_de_gap_prints_each_target_with_its_device(shared_data, tmp_path, capsys):
+    from sci_viewer.cli import main
+
+    out = tmp_path / "bench.json"
+    assert main(["bench", "de-gap", "--scenes", "drop40", "--max-iter", "3", "--no-stability",
+                 "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "on cpu (target <= 7 s on the 2-core CPU)" in text
+    summary = json.loads(out.read_text())["summary"]
+    assert set(summary["gain_over_gap_tv"]) == {"drop40"} and summary["degap_max_seconds"] > 0
