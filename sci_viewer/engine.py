@@ -12,7 +12,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -45,8 +45,11 @@ class CancelToken:
 class Job:
     """A capture, an algorithm with settings, a device, and which measurements to reconstruct.
 
-    ``warm_start`` (n, B, H, W), on the [0, 1] scale, continues from an earlier estimate (e.g.
-    "continue iterating"); ``k_offset`` numbers the new iterations after the earlier ones.
+    ``warm_start`` (n, B, H, W), on the [0, 1] scale, continues from earlier estimates (e.g.
+    "continue iterating"); a list may hold ``None`` for a measurement that starts afresh.
+    ``warm_state``: per measurement, the solver state that came with its estimate
+    (:attr:`MeasurementResult.state`), for solvers that keep more than the estimate.
+    ``k_offset`` numbers the new iterations after the earlier ones (one number, or one per measurement).
     ``preview_every``: an estimate is attached to every n-th iteration's event (and the last).
     ``ssim_every``: SSIM is computed on those iterations only (it costs more than PSNR).
     """
@@ -59,8 +62,9 @@ class Job:
     preview_every: int = 5
     ssim_every: int = 5
     track_metrics: bool = True
-    warm_start: np.ndarray | None = None
-    k_offset: int = 0
+    warm_start: np.ndarray | Sequence[np.ndarray | None] | None = None
+    warm_state: Sequence[dict[str, np.ndarray] | None] | None = None
+    k_offset: int | Sequence[int] = 0
     job_id: int = field(default_factory=lambda: next(_job_ids))
 
     def config(self) -> dict[str, Any]:
@@ -100,6 +104,8 @@ class MeasurementResult:
     final_residual: float
     converged: bool
     message: str | None = None  # e.g. why it stopped early
+    # what a solver needs besides the estimate to carry on exactly (see Job.warm_state)
+    state: dict[str, np.ndarray] | None = None
 
 
 @dataclass
@@ -159,14 +165,17 @@ def _run_measurement(job: Job, spec, settings, device: torch.device, mask: np.nd
     op = Cacti(torch.from_numpy(mask).to(device))
     truth_np = cap.ground_truth([index])
     truth = None if truth_np is None else torch.from_numpy(truth_np[0]).to(device)
-    x0 = None
-    if job.warm_start is not None:
-        x0 = torch.from_numpy(np.ascontiguousarray(job.warm_start[position], dtype=np.float32)).to(device)
+    warm = None if job.warm_start is None else job.warm_start[position]
+    x0 = None if warm is None else torch.from_numpy(np.ascontiguousarray(warm, dtype=np.float32)).to(device)
+    state = None if x0 is None or job.warm_state is None else job.warm_state[position]
+    k_offset = job.k_offset if isinstance(job.k_offset, int) else int(job.k_offset[position])
     # Grad mode is thread-local: enter inference mode per step, never across a ``yield``, or it
     # would leak into the consumer's code between events.
     with torch.inference_mode():
         t0 = time.perf_counter()
         solver = spec.make_solver(op, y, settings, x0)  # timed: it may compute a starting point
+        if state and hasattr(solver, "restore"):
+            solver.restore({k: torch.from_numpy(np.asarray(v)).to(device) for k, v in state.items()})
         _sync(device)
         seconds = time.perf_counter() - t0
     last_good, residual, k, message = x0, math.nan, 0, None
@@ -181,7 +190,7 @@ def _run_measurement(job: Job, spec, settings, device: torch.device, mask: np.nd
             _sync(device)
             seconds += time.perf_counter() - t0
             if not math.isfinite(residual) or not bool(torch.isfinite(x).all()):
-                message = (f"stopped at iteration {job.k_offset + k}: the estimate became NaN/Inf "
+                message = (f"stopped at iteration {k_offset + k}: the estimate became NaN/Inf "
                            "(the iteration diverged); kept the last finite estimate.")
                 k -= 1
                 break
@@ -194,7 +203,7 @@ def _run_measurement(job: Job, spec, settings, device: torch.device, mask: np.nd
                 if preview or k % max(1, job.ssim_every) == 0:
                     s = ssim(x, truth)
             estimate = x.float().cpu().numpy() if preview else None
-        event = IterationEvent(job.job_id, index, position, job.k_offset + k, residual, p, s, estimate, seconds)
+        event = IterationEvent(job.job_id, index, position, k_offset + k, residual, p, s, estimate, seconds)
         trace.append(IterationEvent(**{**event.__dict__, "estimate": None}))
         yield event
         if done:
@@ -209,7 +218,10 @@ def _run_measurement(job: Job, spec, settings, device: torch.device, mask: np.nd
         elif truth is not None and p is None:  # stopped before any metric: PSNR is cheap
             p = psnr(last_good, truth)
         converged = bool(k > 0 and solver.converged())
-    yield MeasurementResult(index, estimate, p, s, seconds, job.k_offset + k, residual, converged, message)
+        # the state goes with the estimate: after a divergence the estimate is an older iterate
+        kept = {k_: v.cpu().numpy() for k_, v in solver.state().items()} \
+            if hasattr(solver, "state") and message is None and k > 0 else None
+    yield MeasurementResult(index, estimate, p, s, seconds, k_offset + k, residual, converged, message, kept)
 
 
 def run_job(job: Job, cancel: CancelToken | None = None) -> Iterator[Event]:
@@ -219,8 +231,10 @@ def run_job(job: Job, cancel: CancelToken | None = None) -> Iterator[Event]:
     settings = spec.settings(**job.settings)
     mask = job.capture.mask_float()
     indices = job.capture.check_indices(job.measurements)
-    if job.warm_start is not None and job.warm_start.shape[0] != len(indices):
-        raise JobError(f"warm start holds {job.warm_start.shape[0]} estimate(s) for {len(indices)} measurement(s).")
+    for name, given in (("warm start", job.warm_start), ("warm state", job.warm_state),
+                        ("k_offset", None if isinstance(job.k_offset, int) else job.k_offset)):
+        if given is not None and len(given) != len(indices):
+            raise JobError(f"{name} holds {len(given)} entries for {len(indices)} measurement(s).")
     device = resolve_device(job.device)
     results: list[MeasurementResult] = []
     trace: list[IterationEvent] = []

@@ -61,6 +61,30 @@ def test_warm_start_continues_iteration_numbers(small_demo):
     assert more.results[0].iterations == 8
 
 
+def test_continuing_gap_tv_from_its_result_is_exactly_the_longer_run(small_demo):
+    # accelerated GAP keeps a running measurement besides the estimate: it travels in result.state
+    straight = execute(Job(small_demo, "gap-tv", {"iterations": 8}, device="cpu", measurements=[0, 1]))
+    first = execute(Job(small_demo, "gap-tv", {"iterations": 5}, device="cpu", measurements=[0, 1]))
+    more = execute(Job(small_demo, "gap-tv", {"iterations": 3}, device="cpu", measurements=[0, 1],
+                       warm_start=first.reconstruction, warm_state=[r.state for r in first.results],
+                       k_offset=[r.iterations for r in first.results]))
+    assert np.allclose(more.reconstruction, straight.reconstruction, atol=1e-6)
+    assert [r.iterations for r in more.results] == [8, 8]
+    # without the state it still continues from the estimate instead of falling back
+    plain = execute(Job(small_demo, "gap-tv", {"iterations": 1}, device="cpu", measurements=[0],
+                        warm_start=first.reconstruction[:1]))
+    assert plain.results[0].psnr > first.results[0].psnr - 0.5
+
+
+def test_per_measurement_warm_starts_and_offsets(small_demo):
+    first = execute(Job(small_demo, "gap-tv", {"iterations": 4}, device="cpu", measurements=[0]))
+    more = execute(Job(small_demo, "gap-tv", {"iterations": 2}, device="cpu", measurements=[0, 1],
+                       warm_start=[first.reconstruction[0], None], k_offset=[4, 0]))
+    assert [e.k for e in more.trace] == [5, 6, 1, 2]
+    with pytest.raises(JobError, match="k_offset holds 1 entries for 2"):
+        execute(Job(small_demo, "gap-tv", {"iterations": 2}, device="cpu", measurements=[0, 1], k_offset=[3]))
+
+
 def test_back_to_back_jobs_do_not_mix_events(small_demo):
     a = Job(small_demo, "gap-tv", {"iterations": 2}, device="cpu")
     b = Job(small_demo, "gap-tv", {"iterations": 2}, device="cpu")

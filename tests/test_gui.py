@@ -8,6 +8,8 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from PySide6.QtCore import Qt  # noqa: E402
+
 from sci_viewer.gui.testing import RUN_TIMEOUT_MS, load_and_wait, run_and_wait, start_then_stop  # noqa: E402
 
 pytestmark = pytest.mark.gui
@@ -83,6 +85,65 @@ def test_compare_two_runs_and_continue(qtbot, window, small_demo):
     window.plot.refresh()
     assert list(window.plot.curve_data(second.run_id, 0, "residual")[0]) == [1, 2, 3, 4, 5, 6]
     assert second.last_k == 6
+
+
+def test_continue_after_a_stop_resumes_each_measurement_where_it_was(qtbot, window, small_demo):
+    window.set_capture(small_demo)
+    window.run_panel.set_algorithm("gap-tv")
+    window.run_panel.form.set_values({"iterations": 400})
+    window.run_panel.set_measurements([0, 1])
+    with qtbot.waitSignal(window.runs.sigIdle, timeout=RUN_TIMEOUT_MS):
+        record = window.start_run()
+        qtbot.waitUntil(lambda: record.k_done.get(0, 0) >= 10, timeout=RUN_TIMEOUT_MS)
+        window.stop_run()  # during measurement 0: measurement 1 never started
+    stopped_at = record.results[0].iterations
+    assert stopped_at < 400 and 1 not in record.estimates
+    assert window.run_panel.continue_button.isEnabled()
+    window.run_panel.form.set_values({"iterations": 3})
+    run_and_wait(qtbot, window, start=window.continue_run)
+    window.plot.refresh()
+    k0 = list(window.plot.curve_data(record.run_id, 0, "residual")[0])
+    k1 = list(window.plot.curve_data(record.run_id, 1, "residual")[0])
+    assert k0[-4:] == [stopped_at, stopped_at + 1, stopped_at + 2, stopped_at + 3]
+    assert k1 == [1, 2, 3]  # the measurement the stop left out starts afresh
+    assert record.results[0].iterations == stopped_at + 3 and record.results[1].iterations == 3
+
+
+def test_ground_truth_for_export_matches_each_runs_measurements(qtbot, window, small_demo):
+    window.set_capture(small_demo)
+    window.run_panel.set_algorithm("gap-tv")
+    window.run_panel.form.set_values({"iterations": 2})
+    window.run_panel.set_measurements([1])
+    on_1 = run_and_wait(qtbot, window)
+    window.run_panel.set_measurements([0])
+    on_0 = run_and_wait(qtbot, window)
+    items = {i.label: i for i in window.export_items()}
+    assert np.array_equal(items["Ground truth (meas 1)"].video, small_demo.ground_truth([1]))
+    assert np.array_equal(items["Ground truth (meas 0)"].video, small_demo.ground_truth([0]))
+    assert items[on_1.label].measurements == (1,) and items[on_0.label].measurements == (0,)
+    dialog = window.show_export_dialog()
+    checked = [i.label for i in dialog.selected()]
+    assert len(checked) == 1  # the compare view shows both runs, but they are different scenes
+    for i in range(dialog.item_list.count()):
+        dialog.item_list.item(i).setCheckState(Qt.CheckState.Checked)
+    dialog.composite_check.setChecked(True)
+    dialog.start_export()
+    assert not dialog.is_running() and "same measurements" in dialog.status.text()
+    dialog.close()
+
+
+def test_clearing_runs_clears_what_they_showed(qtbot, window, small_demo):
+    window.set_capture(small_demo)
+    window.run_panel.form.set_values({"iterations": 2})
+    run_and_wait(qtbot, window)
+    window.tabs.setCurrentWidget(window.video)
+    window.video.set_source("Estimate")
+    window.video.refresh_data()
+    assert window.video.volume() is not None
+    window.clear_runs()
+    assert window.status_label.text() == "runs cleared"
+    assert window.video.volume() is None
+    assert window.video.hist.plot.getData()[0] is None or len(window.video.hist.plot.getData()[0]) == 0
 
 
 def test_export_mp4_and_read_back(qtbot, window, small_demo, tmp_path):

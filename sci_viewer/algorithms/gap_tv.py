@@ -28,7 +28,11 @@ class GapTvSolver:
         self.max_iter = settings.iterations
         # The reference starts from A^T y (not divided by Phi_sum).
         self.x = op.At(y) if x0 is None else x0.clone()
-        self.y1 = torch.zeros_like(y)
+        # Accelerated GAP's running measurement, which the estimate alone does not give: continuing
+        # restores it (``restore``). From an estimate without it, it starts at that estimate's own
+        # measurement, so the first step is a plain GAP step; a zero start would add the whole
+        # measurement again and throw the estimate far off.
+        self.y1 = torch.zeros_like(y) if x0 is None else op.A(self.x)
 
     def step(self) -> tuple[torch.Tensor, float]:
         op, s = self.op, self.s
@@ -46,6 +50,15 @@ class GapTvSolver:
 
     def converged(self) -> bool:
         return False
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """What continuing needs besides the estimate (see ``engine.Job.warm_state``)."""
+        return {"y1": self.y1}
+
+    def restore(self, state: dict[str, torch.Tensor]) -> None:
+        if state["y1"].shape != self.y1.shape:
+            raise ValueError(f"GAP-TV state of shape {tuple(state['y1'].shape)} for a measurement of {tuple(self.y1.shape)}")
+        self.y1 = state["y1"].to(self.y1.dtype).clone()
 
 
 SPEC = register_algorithm(

@@ -30,6 +30,16 @@ class ExportItem:
     label: str
     video: np.ndarray
     config: dict[str, Any]
+    measurements: tuple[int, ...] = ()  # which measurements the frames are (side by side needs the same)
+
+
+def mixed_measurements(items: list[ExportItem]) -> str | None:
+    """Why ``items`` cannot go side by side (they show different measurements), or None."""
+    if len({i.measurements for i in items}) <= 1:
+        return None
+    shown = "; ".join(f"{i.label}: {', '.join(map(str, i.measurements))}" for i in items)
+    return (f"Side by side needs the same measurements in every item ({shown}). "
+            "Untick items until they match, or untick the side-by-side composite.")
 
 
 def export_items(items: list[ExportItem], target: Path, *, fps: float, scale: str, composite: bool,
@@ -176,6 +186,10 @@ class ExportDialog(QDialog):
             target = target.with_suffix(str(self.format_combo.currentData()))
         fps, scale = self.fps_spin.value(), str(self.scale_combo.currentData())
         composite = self.composite_check.isChecked()
+        problem = mixed_measurements(items) if composite else None
+        if problem:
+            self.status.setText(problem)
+            return
         self.export_button.setEnabled(False)
         self.status.setText(f"Exporting to {target} …")
         self.progress.setRange(0, 0)

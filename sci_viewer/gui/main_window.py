@@ -340,7 +340,10 @@ class MainWindow(QMainWindow):
         self.plot.clear()
         self.runs.store.clear()
         self.runs.current = None
+        self._status_text = ""
+        self.status_label.setText("runs cleared")
         self._update_compare_sources()
+        self.video.refresh_data()
         self.run_panel.set_running(False, False)
 
     def _run_started(self, record: RunRecord) -> None:
@@ -361,7 +364,7 @@ class MainWindow(QMainWindow):
         self.plot.add_point(record.run_id, event)
         budget = iteration_budget(record.settings)
         if budget:
-            local = event.k - self.runs.k_offset
+            local = event.k - self.runs.k_offset(event.position)
             self.progress.setValue(event.position * budget + local)
         if event.estimate is not None:  # the views follow the measurement being reconstructed
             if self.video.measurement() != event.measurement:
@@ -381,7 +384,7 @@ class MainWindow(QMainWindow):
 
     def _run_idle(self) -> None:
         record = self.runs.current
-        self.run_panel.set_running(False, can_continue=bool(record and record.complete))
+        self.run_panel.set_running(False, can_continue=bool(record and record.can_continue))
         self.progress.setVisible(False)
         secs = self.runs.elapsed.elapsed() / 1000
         if record is not None:
@@ -424,16 +427,21 @@ class MainWindow(QMainWindow):
 
     # -- export and configurations -----------------------------------------------------------
     def export_items(self) -> list[ExportItem]:
+        """Each finished run, and the ground truth of each set of measurements those runs show."""
         items = []
         for r in self.runs.store.finished():
-            cfg = r.config or {"algo": r.algo, "settings": r.settings, "device": r.device,
-                               "measurements": r.measurements}
-            items.append(ExportItem(f"run:{r.run_id}", r.label, r.reconstruction(), cfg))
+            done = tuple(m for m in r.measurements if m in r.estimates)
+            cfg = r.config or {"algo": r.algo, "settings": r.settings, "device": r.device}
+            cfg = {**cfg, "measurements": list(done)}
+            items.append(ExportItem(f"run:{r.run_id}", r.label, r.reconstruction(), cfg, done))
         c = self.capture
-        if c is not None and c.has_truth and items:
-            meas = [m for m in self.runs.store.finished()[-1].measurements]
-            items.append(ExportItem(TRUTH_KEY, "Ground truth", c.ground_truth(meas),
-                                    {"ground_truth": True, "measurements": meas}))
+        if c is not None and c.has_truth:
+            sets = list(dict.fromkeys(i.measurements for i in items))
+            for meas in sets:
+                key, label = (TRUTH_KEY, "Ground truth") if len(sets) == 1 else \
+                    (f"{TRUTH_KEY}:{','.join(map(str, meas))}", f"Ground truth (meas {', '.join(map(str, meas))})")
+                items.append(ExportItem(key, label, c.ground_truth(list(meas)),
+                                        {"ground_truth": True, "measurements": list(meas)}, meas))
         return items
 
     def show_export_dialog(self) -> ExportDialog | None:
@@ -441,7 +449,11 @@ class MainWindow(QMainWindow):
         if not items:
             self.show_error("Nothing to export", "Run a reconstruction first; finished runs can be exported.")
             return None
-        preselect = [k for k in (self.compare.pane_key(0), self.compare.pane_key(1)) if k.startswith("run:")]
+        # the runs in the compare view, as long as they show the same measurements
+        by_key = {i.key: i for i in items}
+        shown = [by_key[k] for k in (self.compare.pane_key(0), self.compare.pane_key(1)) if k in by_key
+                 and k.startswith("run:")]
+        preselect = [i.key for i in shown if i.measurements == shown[0].measurements]
         dialog = ExportDialog(items, self.store.last_folder("export"), self.video.fps(), preselect or None, self)
         dialog.sigExported.connect(lambda paths: (self.log.info("exported " + ", ".join(paths)),
                                                   self.store.set_last_folder("export", paths[0])))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QElapsedTimer, QObject, QThread, Signal
 
 from sci_viewer.algorithms import get_algorithm
@@ -53,17 +52,16 @@ class RunController(QObject):
         self._worker: JobWorker | None = None
         self._worker_thread: QThread | None = None
         self._job_id: int | None = None
-        self._k_offset = 0
+        self._k_offsets: list[int] = []
         self.runner = None  # tests may replace the engine's run_job (fault injection)
 
     # -- state -------------------------------------------------------------------------------
     def is_running(self) -> bool:
         return self._worker_thread is not None
 
-    @property
-    def k_offset(self) -> int:
-        """Iterations done before the current job (continued runs)."""
-        return self._k_offset
+    def k_offset(self, position: int) -> int:
+        """Iterations the measurement at ``position`` had before the current job (continued runs)."""
+        return self._k_offsets[position] if position < len(self._k_offsets) else 0
 
     def wait(self, ms: int = 30000) -> bool:
         """Block until the worker thread ended (for shutdown); see :func:`join_thread`."""
@@ -85,17 +83,24 @@ class RunController(QObject):
         return record
 
     def continue_run(self, record: RunRecord, settings: dict[str, Any] | None = None) -> RunRecord:
-        """Iterate ``record`` further from its estimates; iteration numbers continue."""
+        """Iterate each measurement of ``record`` further from its estimate (and solver state), its
+        iteration numbers continuing from its own; a measurement a stop left without an estimate
+        starts afresh."""
         if self.is_running():
             raise JobError("A reconstruction is already running; stop it first.")
-        if not record.complete:
-            raise JobError(f"{record.label} has no estimate for every measurement to continue from.")
-        warm = np.stack([record.estimates[m] for m in record.measurements])
-        record.settings = dict(settings or record.settings)
+        if not record.can_continue:
+            raise JobError(f"{record.label} has no estimate to continue from.")
+        settings = dict(settings or record.settings)
+        get_algorithm(record.algo).settings(**settings)  # refuse bad settings before changing the run
+        ms = record.measurements
+        warm = [record.estimates.get(m) for m in ms]
+        states = [record.results[m].state if m in record.results and m in record.estimates else None for m in ms]
+        offsets = [record.k_done.get(m, 0) if record.estimates.get(m) is not None else 0 for m in ms]
+        record.settings = settings
         record.finished = record.cancelled = False
-        self._launch(record, Job(record.capture, record.algo, record.settings, device=record.device,
-                                 measurements=record.measurements, preview_every=PREVIEW_EVERY,
-                                 warm_start=warm, k_offset=record.last_k))
+        self._launch(record, Job(record.capture, record.algo, settings, device=record.device,
+                                 measurements=ms, preview_every=PREVIEW_EVERY,
+                                 warm_start=warm, warm_state=states, k_offset=offsets))
         return record
 
     def stop(self) -> None:
@@ -105,7 +110,8 @@ class RunController(QObject):
     def _launch(self, record: RunRecord, job: Job) -> None:
         self.current = record
         self._job_id = job.job_id
-        self._k_offset = job.k_offset
+        self._k_offsets = [job.k_offset] * len(record.measurements) if isinstance(job.k_offset, int) \
+            else list(job.k_offset)
         record.job_ids.append(job.job_id)
         worker = JobWorker(job) if self.runner is None else JobWorker(job, self.runner)
         worker.sigIteration.connect(self._on_iteration)
@@ -128,7 +134,7 @@ class RunController(QObject):
         record = self.current
         if event.estimate is not None:
             record.estimates[event.measurement] = event.estimate
-        record.last_k = max(record.last_k, event.k) if event.position == 0 else record.last_k
+        record.note_iteration(event.measurement, event.k)
         self.sigIteration.emit(record, event)
 
     def _on_measurement(self, result: MeasurementResult) -> None:

@@ -30,7 +30,8 @@ class RunRecord:
     estimates: dict[int, np.ndarray] = field(default_factory=dict)  # measurement → (B, H, W)
     results: dict[int, MeasurementResult] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
-    last_k: int = 0
+    last_k: int = 0  # the highest iteration number so far
+    k_done: dict[int, int] = field(default_factory=dict)  # measurement → iterations done
     finished: bool = False
     cancelled: bool = False
     failed: str | None = None
@@ -38,8 +39,17 @@ class RunRecord:
 
     @property
     def complete(self) -> bool:
-        """Finished with an estimate for each of its measurements (can be continued/exported)."""
+        """Finished with an estimate for each of its measurements (can be exported)."""
         return self.finished and all(m in self.estimates for m in self.measurements)
+
+    @property
+    def can_continue(self) -> bool:
+        """Finished or stopped with an estimate to go on from (measurements a stop left out start afresh)."""
+        return self.finished and bool(self.estimates)
+
+    def note_iteration(self, measurement: int, k: int) -> None:
+        self.k_done[measurement] = max(self.k_done.get(measurement, 0), k)
+        self.last_k = max(self.last_k, k)
 
     def reconstruction(self) -> np.ndarray:
         """(n, B, H, W) estimates in measurement order (those available)."""
@@ -53,7 +63,7 @@ class RunRecord:
         for r in final.results:
             self.results[r.index] = r
             self.estimates[r.index] = r.estimate
-            self.last_k = max(self.last_k, r.iterations)
+            self.note_iteration(r.index, r.iterations)
 
     def summary(self) -> str:
         parts = []

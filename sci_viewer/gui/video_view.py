@@ -150,6 +150,7 @@ class VideoView(QWidget):
         self._volume = volume
         if volume is None:
             self.image.clear()
+            self.hist.plot.setData([], [])  # the histogram does not follow a cleared image by itself
             self.frame_label.setText("no data")
             self.psnr_label.setText("")
             return
