@@ -19,13 +19,18 @@ def data_dir() -> Path:
 
 def resolve_device(name: str = "auto") -> torch.device:
     """Map ``auto | cpu | cuda | cuda:N`` to a device; ``auto`` picks CUDA when present."""
-    name = (name or "auto").lower()
+    from sci_viewer.errors import JobError
+
+    name = (str(name) if name else "auto").lower()
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        from sci_viewer.errors import JobError
-
+    kind, _, number = name.partition(":")
+    if kind not in ("cpu", "cuda") or (number and not number.isdigit()) or (kind == "cpu" and number):
+        raise JobError(f"Unknown device '{name}'; use auto, cpu, cuda or cuda:N.")
+    if kind == "cuda" and not torch.cuda.is_available():
         raise JobError(f"Device '{name}' was requested but no CUDA GPU is available; use 'cpu' or 'auto'.")
+    if number and int(number) >= torch.cuda.device_count():
+        raise JobError(f"Device '{name}' does not exist: this machine has {torch.cuda.device_count()} CUDA GPU(s).")
     return torch.device(name)
 
 

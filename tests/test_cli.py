@@ -66,7 +66,51 @@ def test_missing_mask_is_a_clear_error(shared_data, capsys):
     (["reconstruct", "--set", "accelerate=maybe"], "accelerate must be true or false"),
     (["reconstruct", "--algo", "de-gap", "--tol", "nan"], "tol must be a finite number"),
     (["reconstruct", "--algo", "de-gap", "--tol", "-1"], "tol must be 0 or more"),
+    (["reconstruct", "--device", "tpu"], "Unknown device 'tpu'"),
+    (["reconstruct", "--config", "/nonexistent/run.yaml"], "Cannot read the run configuration"),
+    (["train", "--config", "/nonexistent/train.yaml"], "does not exist"),
 ])
 def test_bad_arguments_name_the_problem(argv, message, capsys):
     assert main(argv + ["--quiet"]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, message", [
+    ("algo: [gap-tv", "is not valid YAML"),
+    ("- gap-tv", "must be a mapping"),
+    ("algo: gap-tv\nsettings: 3", "'settings'"),
+    ("runs: [{algo: gap-tv}, {algo: de-gap}]", "describes 2 runs"),
+    ("algo: gap-tv\ncapture: {source: /nowhere/cap.mat}", "was saved for the capture '/nowhere/cap.mat'"),
+    ("algo: gap-tv\ncapture: {scale: huge}", "gives the scale 'huge'"),
+])
+def test_bad_run_configurations_are_named(tmp_path, text, message, capsys):
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(text)
+    assert main(["reconstruct", "--config", str(cfg), "--quiet"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_bad_output_is_refused_before_the_run(tmp_path, capsys):
+    report = tmp_path / "report.json"
+    for out, fps, message in (("r.xyz", "10", "unknown format '.xyz'"), ("r.mp4", "0", "Frame rate must be positive"),
+                              ("missing/r.mp4", "10", "does not exist")):
+        assert main(["reconstruct", "--iters", "2", "--report", str(report), "--out", str(tmp_path / out),
+                     "--fps", fps, "--quiet"]) == 2
+        assert message in capsys.readouterr().err
+        assert not report.exists()  # refused before anything ran or was written
+
+
+def test_a_saved_configuration_replays_its_run(shared_data, tmp_path, capsys):
+    cap = shared_data / "benchmark" / "drop40_cacti.mat"
+    first = tmp_path / "first.npz"
+    assert main(["reconstruct", str(cap), "--measurements", "1", "--iters", "3", "--scale", "max",
+                 "--device", "cpu", "--out", str(first), "--quiet"]) == 0
+    before = capsys.readouterr().out.splitlines()[0]
+    # no capture argument: the configuration's capture, measurements, scale and settings
+    assert main(["reconstruct", "--config", str(first) + ".yaml", "--quiet"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == before
+    # a flag overrides the configuration; another algorithm does not take its settings
+    assert main(["reconstruct", "--config", str(first) + ".yaml", "--algo", "pnp-gap", "--iters", "1",
+                 "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "replaces the configuration's gap-tv" in captured.err and "1 it" in captured.out

@@ -13,9 +13,12 @@ import yaml
 from tqdm import tqdm
 
 from sci_viewer.algorithms import algorithm_names, get_algorithm
+from sci_viewer.capture import Scale
 from sci_viewer.commands.common import add_capture_arguments, load_from_args, parse_indices
 from sci_viewer.engine import IterationEvent, Job, MeasurementResult, NoticeEvent, run_job
 from sci_viewer.errors import JobError
+from sci_viewer.export import check_export_target
+from sci_viewer.settings import resolve_device
 
 # CLI flag -> settings field it sets (when the algorithm's settings have that field).
 _FLAG_FIELDS = {"iters": ("iterations", "max_iter"), "tol": ("tol",), "max_iter": ("max_iter",), "model": ("model",)}
@@ -24,7 +27,7 @@ _FLAG_FIELDS = {"iters": ("iterations", "max_iter"), "tol": ("tol",), "max_iter"
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("reconstruct", help="reconstruct a capture and report/export the result")
     add_capture_arguments(p)
-    p.add_argument("--algo", default="gap-tv", help=f"algorithm: {', '.join(algorithm_names())}")
+    p.add_argument("--algo", help=f"algorithm: {', '.join(algorithm_names())} (default: gap-tv)")
     p.add_argument("--measurements", help="which measurements, e.g. 0,2 or 0-3 (default: all)")
     p.add_argument("--iters", type=int, help="iterations (GAP-TV, PnP-GAP) or max iterations (DE-GAP, DE-RNN)")
     p.add_argument("--tol", type=float, help="fixed-point tolerance (DE-GAP, DE-RNN)")
@@ -32,8 +35,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--model", help="trained model name or .pt file (DE-GAP, PnP-GAP: a denoiser; DE-RNN: a recurrent model)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any other algorithm setting (repeatable), e.g. --set tv_weight=0.2")
-    p.add_argument("--config", help="YAML run configuration (as saved beside exports); flags override it")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--config", help="YAML run configuration (as saved beside exports): its algorithm, settings, "
+                                    "measurements, device, scale and, without a capture argument, its capture; "
+                                    "flags override it")
+    p.add_argument("--device", help="auto | cpu | cuda | cuda:N (default: auto)")
     p.add_argument("--out", help="export the reconstruction: .mp4 .gif .tif .png .npz .mat")
     p.add_argument("--fps", type=float, default=10.0, help="frame rate of video exports")
     p.add_argument("--report", help="write a JSON report here")
@@ -63,15 +68,66 @@ def _settings_from_args(args: argparse.Namespace, algo: str, base: dict[str, Any
     return settings
 
 
+def _find(name: str, beside: Path) -> str | None:
+    """``name`` as given (absolute, or from the current folder), else beside the configuration."""
+    for candidate in (Path(name), beside / name, beside / Path(name).name):
+        if candidate.is_file():
+            return str(candidate)
+    return None
+
+
+def apply_config(args: argparse.Namespace) -> dict[str, Any]:
+    """Fill what the flags left open from ``--config``; returns the configuration's settings."""
+    path = Path(args.config)
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise JobError(f"Cannot read the run configuration '{path}': {exc.strerror or exc}.") from None
+    except yaml.YAMLError as exc:
+        raise JobError(f"The run configuration '{path}' is not valid YAML: {exc}") from None
+    if not isinstance(config, dict):
+        raise JobError(f"The run configuration '{path}' must be a mapping (algo, settings, ...), "
+                       f"not a {type(config).__name__}.")
+    if "algo" not in config and isinstance(config.get("runs"), list):
+        raise JobError(f"'{path}' describes {len(config['runs'])} runs (a side-by-side export); "
+                       "use the configuration saved beside a single run's export.")
+    settings = config.get("settings") or {}
+    if not isinstance(settings, dict):
+        raise JobError(f"'settings' in '{path}' must be a mapping of setting names to values.")
+    if args.algo and config.get("algo") and args.algo != config["algo"]:
+        print(f"note: --algo {args.algo} replaces the configuration's {config['algo']}, "
+              "so its settings are not used", file=sys.stderr)
+        settings = {}
+    args.algo = args.algo or config.get("algo")
+    args.device = args.device or config.get("device")
+    if args.measurements is None and config.get("measurements") is not None:
+        args.measurements = ",".join(str(i) for i in config["measurements"])
+    capture = config.get("capture") or {}
+    source, mask = capture.get("source"), capture.get("mask")
+    if not args.capture and source and source != "built-in demo":
+        args.capture = _find(source, path.parent)
+        if args.capture is None:
+            raise JobError(f"'{path}' was saved for the capture '{source}', which is not in the current folder "
+                           "or beside the configuration; give the capture file as the first argument.")
+        if args.mask is None and mask and mask != source:
+            args.mask = _find(mask, path.parent)
+            if args.mask is None:
+                raise JobError(f"'{path}' was saved with the mask '{mask}', which is not in the current "
+                               "folder or beside the configuration; give it with --mask.")
+    if args.scale is None and capture.get("scale"):
+        valid = [s.value for s in Scale]
+        if capture["scale"] not in valid:
+            raise JobError(f"'{path}' gives the scale {capture['scale']!r}; valid: {', '.join(valid)}.")
+        args.scale = capture["scale"]
+    return settings
+
+
 def run(args: argparse.Namespace) -> int:
-    base: dict[str, Any] = {}
-    if args.config:
-        config = yaml.safe_load(Path(args.config).read_text()) or {}
-        base = config.get("settings", {})
-        if args.algo == "gap-tv" and config.get("algo"):
-            args.algo = config["algo"]
-        if args.measurements is None and config.get("measurements") is not None:
-            args.measurements = ",".join(str(i) for i in config["measurements"])
+    base = apply_config(args) if args.config else {}
+    args.algo, args.device = args.algo or "gap-tv", args.device or "auto"
+    resolve_device(args.device)  # an unknown or missing device is named before any work
+    if args.out:
+        check_export_target(args.out, args.fps)  # a bad --out or --fps is refused before the run
     capture = load_from_args(args)
     capture.require_mask()
     job = Job(capture, args.algo, _settings_from_args(args, args.algo, base), device=args.device,

@@ -9,7 +9,7 @@ and never replaces a good file with a broken one. Failures raise
 from sci_viewer.export.atomic import atomic_path
 from sci_viewer.export.composite import side_by_side
 from sci_viewer.export.tables import METRIC_COLUMNS, save_config_yaml, write_metrics_csv
-from sci_viewer.export.video import EXPORT_FORMATS, export_video, output_path
+from sci_viewer.export.video import EXPORT_FORMATS, check_export_target, export_video, output_path
 
-__all__ = ["export_video", "write_metrics_csv", "save_config_yaml", "side_by_side", "atomic_path",
+__all__ = ["export_video", "check_export_target", "write_metrics_csv", "save_config_yaml", "side_by_side", "atomic_path",
            "EXPORT_FORMATS", "METRIC_COLUMNS", "output_path"]

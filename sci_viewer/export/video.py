@@ -147,6 +147,28 @@ def output_path(path: str | os.PathLike) -> Path:
     return p.with_suffix("") if p.suffix.lower() == ".png" else p
 
 
+def check_export_target(path: str | os.PathLike, fps: float = 10) -> Path:
+    """Refuse what :func:`export_video` would refuse about ``path`` and ``fps`` (format, frame rate,
+    a missing folder), so a long job can be checked before it runs. Returns the path written."""
+    requested = Path(path)
+    suffix = requested.suffix.lower()
+    if suffix not in EXPORT_FORMATS:
+        raise ExportError(
+            f"Cannot export to '{requested.name}': unknown format '{suffix or '(no suffix)'}'. "
+            f"Use one of {', '.join(sorted(set(EXPORT_FORMATS)))}."
+        )
+    if not fps > 0:
+        raise ExportError(f"Frame rate must be positive, got {fps}.")
+    target = output_path(requested)
+    folder = target.absolute().parent
+    if not folder.is_dir():
+        blocker = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        why = f"'{blocker}' is a file, not a folder" if blocker is not None and not blocker.is_dir() \
+            else f"the folder '{folder}' does not exist"
+        raise ExportError(f"Cannot export to '{target}': {why}.")
+    return target
+
+
 def export_video(path: str | os.PathLike, video: np.ndarray, *, fps: float = 10, scale: str = "clip",
                  cancel: CancelLike | None = None, progress: Callable[[int, int], None] | None = None,
                  metadata: dict[str, Any] | None = None, overwrite: bool = True) -> Path:
@@ -174,18 +196,10 @@ def export_video(path: str | os.PathLike, video: np.ndarray, *, fps: float = 10,
     Returns the path written (the folder for ``.png``). Failures raise
     :class:`~sci_viewer.errors.ExportError`; an existing file is never replaced by a partial one.
     """
-    requested = Path(path)
-    suffix = requested.suffix.lower()
-    if suffix not in EXPORT_FORMATS:
-        raise ExportError(
-            f"Cannot export to '{requested.name}': unknown format '{suffix or '(no suffix)'}'. "
-            f"Use one of {', '.join(sorted(set(EXPORT_FORMATS)))}."
-        )
+    suffix = Path(path).suffix.lower()
+    target = check_export_target(path, fps)
     frames = as_frames(video)
     lo, hi = value_range(frames, scale)
-    if fps <= 0:
-        raise ExportError(f"Frame rate must be positive, got {fps}.")
-    target = output_path(requested)
     if target.exists() and not overwrite:
         raise ExportError(f"'{target}' already exists; choose another name or allow overwriting.")
     meta = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "fps": fps,

@@ -150,4 +150,10 @@ def load_config(path: str | Path) -> TrainConfig:
     path = Path(path)
     if not path.exists():
         raise JobError(f"Training config '{path}' does not exist.")
-    return config_from_dict(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise JobError(f"Cannot read the training config '{path}': {exc}.") from None
+    except yaml.YAMLError as exc:
+        raise JobError(f"The training config '{path}' is not valid YAML: {exc}") from None
+    return config_from_dict(values)

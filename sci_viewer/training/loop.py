@@ -61,9 +61,9 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, out_dir: Path, device: str | None = None, resume: bool = False,
                  quiet: bool = False) -> None:
         self.cfg = cfg
+        self.device = resolve_device(device or cfg.device)  # before the run folder is made
         self.out = Path(out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
-        self.device = resolve_device(device or cfg.device)
         self.quiet = quiet
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
