@@ -67,6 +67,10 @@ def test_missing_mask_is_a_clear_error(shared_data, capsys):
     (["reconstruct", "--algo", "de-gap", "--tol", "nan"], "tol must be a finite number"),
     (["reconstruct", "--algo", "de-gap", "--tol", "-1"], "tol must be 0 or more"),
     (["reconstruct", "--device", "tpu"], "Unknown device 'tpu'"),
+    (["reconstruct", "--iters", "0"], "GAP-TV iterations must be 1 or more, got 0"),
+    (["reconstruct", "--set", "tv_weight=-1"], "tv_weight must be 0 or more"),
+    (["reconstruct", "--set", "step=0"], "step must be more than 0"),
+    (["reconstruct", "--algo", "de-gap", "--set", "beta=3"], "beta must be 2 or less"),
     (["reconstruct", "--config", "/nonexistent/run.yaml"], "Cannot read the run configuration"),
     (["train", "--config", "/nonexistent/train.yaml"], "does not exist"),
 ])

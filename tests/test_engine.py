@@ -61,18 +61,24 @@ def test_warm_start_continues_iteration_numbers(small_demo):
     assert more.results[0].iterations == 8
 
 
-def test_continuing_gap_tv_from_its_result_is_exactly_the_longer_run(small_demo):
-    # accelerated GAP keeps a running measurement besides the estimate: it travels in result.state
-    straight = execute(Job(small_demo, "gap-tv", {"iterations": 8}, device="cpu", measurements=[0, 1]))
-    first = execute(Job(small_demo, "gap-tv", {"iterations": 5}, device="cpu", measurements=[0, 1]))
-    more = execute(Job(small_demo, "gap-tv", {"iterations": 3}, device="cpu", measurements=[0, 1],
+@pytest.mark.parametrize("algo, extra", [("gap-tv", {}), ("pnp-gap", {"iters_per_level": 3})])
+def test_continuing_from_a_result_is_exactly_the_longer_run(small_demo, algo, extra):
+    # accelerated GAP keeps a running measurement (and PnP-GAP its place in the noise schedule)
+    # besides the estimate: it travels in result.state
+    straight = execute(Job(small_demo, algo, {"iterations": 8, **extra}, device="cpu", measurements=[0, 1]))
+    first = execute(Job(small_demo, algo, {"iterations": 5, **extra}, device="cpu", measurements=[0, 1]))
+    more = execute(Job(small_demo, algo, {"iterations": 3, **extra}, device="cpu", measurements=[0, 1],
                        warm_start=first.reconstruction, warm_state=[r.state for r in first.results],
                        k_offset=[r.iterations for r in first.results]))
-    assert np.allclose(more.reconstruction, straight.reconstruction, atol=1e-6)
+    assert np.allclose(more.reconstruction, straight.reconstruction, atol=1e-5)
     assert [r.iterations for r in more.results] == [8, 8]
+
+
+def test_continuing_gap_tv_without_its_state_keeps_the_estimate(small_demo):
+    first = execute(Job(small_demo, "gap-tv", {"iterations": 5}, device="cpu", measurements=[0]))
     # without the state it still continues from the estimate instead of falling back
     plain = execute(Job(small_demo, "gap-tv", {"iterations": 1}, device="cpu", measurements=[0],
-                        warm_start=first.reconstruction[:1]))
+                        warm_start=first.reconstruction))
     assert plain.results[0].psnr > first.results[0].psnr - 0.5
 
 

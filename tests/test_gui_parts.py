@@ -50,6 +50,31 @@ def test_settings_form_is_generated_from_dataclass_fields(qtbot):
     assert form.values()["sigma"] is None
 
 
+@pytest.mark.parametrize("algo, name, text, message", [
+    ("gap-tv", "tv_weight", "1e", "tv_weight must be a finite number, got '1e'"),
+    ("gap-tv", "tv_weight", "-", "tv_weight must be a finite number, got '-'"),
+    ("de-gap", "sigma", "abc", "sigma must be a finite number, got 'abc'"),
+    ("pnp-gap", "sigmas", "[50, 25", "sigmas"),
+])
+def test_text_the_form_cannot_read_is_refused_by_name(window_and_dialogs, small_demo, algo, name, text, message):
+    window, dialogs = window_and_dialogs
+    window.set_capture(small_demo)
+    window.run_panel.set_algorithm(algo)
+    window.run_panel.form.editor(name).setText(text)
+    assert window.start_run() is None and not window.runs.is_running()
+    assert any(message in body for _, body in dialogs.calls), dialogs.calls
+
+
+def test_a_decimal_comma_is_read_as_a_decimal_point(qtbot):
+    from sci_viewer.gui.settings_form import SettingsForm
+
+    form = SettingsForm()
+    qtbot.addWidget(form)
+    form.set_settings_type(_Settings)
+    form.editor("sigma").setText("0,5")
+    assert form.values()["sigma"] == 0.5
+
+
 def test_settings_form_labels_fields_by_name_or_metadata(qtbot):
     from PySide6.QtWidgets import QFormLayout
 

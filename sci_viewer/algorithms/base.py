@@ -8,7 +8,7 @@ To add one (see ``plugins/README.md``)::
 
     @dataclass
     class MySettings:
-        iterations: int = 50
+        iterations: int = field(default=50, metadata={"min": 1, "help": "..."})
 
     register_algorithm(AlgorithmSpec("my-algo", "My algorithm", MySettings, make_my_solver))
 """
@@ -73,7 +73,23 @@ class AlgorithmSpec:
         hints = typing.get_type_hints(self.settings_type)
         checked = {name: checked_value(self.label, name, hints.get(name, Any), value)
                    for name, value in overrides.items()}
+        for f in dataclasses.fields(self.settings_type):
+            if f.name in checked:
+                check_range(self.label, f, checked[f.name])
         return self.settings_type(**checked)
+
+
+def check_range(label: str, f: dataclasses.Field, value: Any) -> None:
+    """Refuse a number outside the field's ``min`` / ``max`` (inclusive) or ``above`` (exclusive) metadata."""
+    meta = f.metadata or {}
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    if "min" in meta and value < meta["min"]:
+        raise JobError(f"{label} {f.name} must be {meta['min']} or more, got {value}.")
+    if "max" in meta and value > meta["max"]:
+        raise JobError(f"{label} {f.name} must be {meta['max']} or less, got {value}.")
+    if "above" in meta and not value > meta["above"]:
+        raise JobError(f"{label} {f.name} must be more than {meta['above']}, got {value}.")
 
 
 _REGISTRY: dict[str, AlgorithmSpec] = {}

@@ -65,7 +65,7 @@ def clear_model_cache() -> None:
 
 
 GAP_TV_START_FIELD = {
-    "label": "GAP-TV start",
+    "label": "GAP-TV start", "min": 0,
     "help": "GAP-TV iterations that give the starting point (0: x0 = A^T(y / Phi_sum)); fewer iterations "
             "to tol, though the iterate at a given tol may lie further from the fixed point",
 }
@@ -80,12 +80,13 @@ class EquilibriumSettings:
 
     model: str = field(default="degap-default", metadata={"help": "trained denoiser: model name or .pt file",
                                                          "suggestions": denoiser_model_names})
-    tol: float = field(default=1e-4, metadata={"help": "stop when ||f(x)-x|| / ||f(x)|| <= tol"})
-    max_iter: int = field(default=100, metadata={"help": "cap on evaluations of f"})
+    tol: float = field(default=1e-4, metadata={"min": 0, "help": "stop when ||f(x)-x|| / ||f(x)|| <= tol"})
+    max_iter: int = field(default=100, metadata={"min": 1, "help": "cap on evaluations of f"})
     anderson: bool = field(default=True, metadata={"help": "Anderson acceleration (off: plain iteration)"})
-    history: int = field(default=5, metadata={"help": "Anderson history m"})
-    beta: float = field(default=1.0, metadata={"help": "damping (1: none)"})
-    lam: float = field(default=1e-4, metadata={"help": "relative regularisation of Anderson's least squares"})
+    history: int = field(default=5, metadata={"min": 1, "help": "Anderson history m"})
+    beta: float = field(default=1.0, metadata={"above": 0, "max": 2, "help": "damping (1: none)"})
+    lam: float = field(default=1e-4, metadata={"min": 0,
+                                               "help": "relative regularisation of Anderson's least squares"})
     clip: bool = field(default=True, metadata={
         "help": "keep every iterate in [0, 1], the frames' range (off: the unconstrained fixed point)"})
     # Off in the base (DE-RNN lands further from its fixed point from it); DE-GAP turns it on.
@@ -101,7 +102,7 @@ class DeGapSettings(EquilibriumSettings):
     # x0). With the default model, from x0 the PSNR at tol 3e-5 is within 0.017 dB of its K=300
     # value after 49.7 iterations on average; from 20 GAP-TV iterations, tol 2e-5 is within
     # 0.015 dB after 34.3.
-    tol: float = field(default=2e-5, metadata={"help": "stop when ||f(x)-x|| / ||f(x)|| <= tol"})
+    tol: float = field(default=2e-5, metadata={"min": 0, "help": "stop when ||f(x)-x|| / ||f(x)|| <= tol"})
     gap_tv_start: int = field(default=20, metadata=GAP_TV_START_FIELD)
     sigma: float | None = field(default=None, metadata={
         "help": "noise level (0-255) for a noise-conditioned denoiser; empty: the model's default"})

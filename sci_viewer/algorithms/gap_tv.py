@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -15,11 +15,11 @@ from sci_viewer.tv import tv_denoise
 class GapTvSettings:
     """Defaults are the classical reference's (see DESIGN.md)."""
 
-    iterations: int = 40
-    tv_weight: float = 0.3
-    tv_iterations: int = 5
-    accelerate: bool = True
-    step: float = 1.0
+    iterations: int = field(default=40, metadata={"min": 1, "help": "GAP iterations"})
+    tv_weight: float = field(default=0.3, metadata={"min": 0, "help": "TV denoising strength"})
+    tv_iterations: int = field(default=5, metadata={"min": 1, "help": "Chambolle iterations per TV denoising"})
+    accelerate: bool = field(default=True, metadata={"help": "accelerated GAP (running measurement y1)"})
+    step: float = field(default=1.0, metadata={"above": 0, "help": "step size of the GAP projection"})
 
 
 class GapTvSolver:

@@ -31,8 +31,9 @@ class PnpGapSettings:
                                                          "suggestions": denoiser_model_names})
     sigmas: list[float] = field(default_factory=lambda: [50.0, 25.0, 12.0, 6.0],
                                 metadata={"help": "decreasing noise levels (0-255 scale)"})
-    iters_per_level: int = field(default=10, metadata={"help": "iterations at each noise level"})
-    iterations: int = field(default=40, metadata={"help": "iterations in all (past the schedule: last level)"})
+    iters_per_level: int = field(default=10, metadata={"min": 1, "help": "iterations at each noise level"})
+    iterations: int = field(default=40, metadata={"min": 1,
+                                                  "help": "iterations in all (past the schedule: last level)"})
     accelerate: bool = field(default=True, metadata={"help": "accelerated GAP (running measurement y1)"})
 
 
@@ -50,6 +51,14 @@ class PnpGapSolver:
         self.x = (op.initial(y) if x0 is None else x0.to(y.dtype)).unsqueeze(0)
         self.y1 = y.clone()
         self.k = 0
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """What continuing needs besides the estimate: the running measurement and the schedule's place."""
+        return {"y1": self.y1, "k": torch.tensor(self.k)}
+
+    def restore(self, state: dict[str, torch.Tensor]) -> None:
+        self.y1 = state["y1"].to(self.y1.dtype).clone()
+        self.k = int(state["k"])
 
     def sigma(self, k: int) -> float:
         """Noise level (0-1 scale) of the 0-based iteration ``k``."""

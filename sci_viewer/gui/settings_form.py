@@ -63,7 +63,8 @@ class _Field:
             w.toggled.connect(on_change)
         elif self.tp is int and not self.optional:
             w = QSpinBox()
-            w.setRange(-1_000_000_000, 1_000_000_000)
+            meta = f.metadata or {}
+            w.setRange(int(meta.get("min", -1_000_000_000)), int(meta.get("max", 1_000_000_000)))
             w.valueChanged.connect(on_change)
         else:
             w = QLineEdit()
@@ -119,22 +120,25 @@ class _Field:
         text = w.text().strip()
         if not text and self.optional:
             return None
+        # Text that does not parse is returned as it is: the algorithm's settings check then refuses
+        # it with the setting's name before any run (never a silent fall back to the default).
         if self.tp is float:
+            decimal = text.replace(",", ".") if text.count(",") == 1 and "." not in text else text
             try:
-                return float(text)
+                return float(decimal)
             except ValueError:
-                return self.default
+                return text
         if self.tp is int:
             try:
                 return int(text)
             except ValueError:
-                return self.default
+                return text
         if self.tp is str:
             return text
         try:
             value = yaml.safe_load(text)
         except yaml.YAMLError:
-            return self.default
+            return text
         origin = typing.get_origin(self.tp) or self.tp
         if origin in (list, tuple) and isinstance(value, (int, float)):
             value = [value]
