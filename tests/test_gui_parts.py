@@ -130,6 +130,36 @@ def test_run_config_yaml_roundtrip(window, small_demo, tmp_path, window_and_dial
     assert "not a run configuration" in window_and_dialogs[1].calls[-1][1]
 
 
+@pytest.mark.parametrize("text, message", [
+    ("algo: nope", "algorithm 'nope' is unknown"),
+    ("algo: gap-tv\nsettings: {iterations: abc}", "iterations must be a whole number, got 'abc'"),
+    ("algo: gap-tv\nsettings: {iterations: 2.7}", "iterations must be a whole number"),
+    ("algo: de-gap\nsettings: {tol: -1}", "tol must be 0 or more"),
+    ("algo: gap-tv\nmeasurements: [a]", "measurements must be a list of whole numbers"),
+])
+def test_a_bad_run_configuration_changes_nothing(window_and_dialogs, small_demo, tmp_path, text, message):
+    window, dialogs = window_and_dialogs
+    window.set_capture(small_demo)
+    window.run_panel.set_algorithm("gap-tv")
+    window.run_panel.form.set_values({"iterations": 9})
+    before = window.run_panel.job_options()
+    (tmp_path / "run.yaml").write_text(text)
+    window.load_config(tmp_path / "run.yaml")
+    assert message in dialogs.calls[-1][1]
+    assert window.run_panel.job_options() == before
+
+
+def test_a_run_configuration_for_other_measurements_keeps_the_choice(window_and_dialogs, small_demo, tmp_path):
+    window, dialogs = window_and_dialogs
+    window.set_capture(small_demo)  # two measurements
+    window.run_panel.set_measurements([1])
+    (tmp_path / "run.yaml").write_text("algo: gap-tv\nsettings: {iterations: 5}\nmeasurements: [5]\n")
+    window.load_config(tmp_path / "run.yaml")
+    opts = window.run_panel.job_options()
+    assert opts["settings"]["iterations"] == 5 and opts["measurements"] == [1] and not dialogs.calls
+    assert "not in this capture" in window.statusBar().currentMessage()
+
+
 def test_plot_export_png_and_csv(qtbot, window, small_demo, tmp_path):
     window.set_capture(small_demo)
     window.run_panel.form.set_values({"iterations": 4})

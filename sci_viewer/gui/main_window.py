@@ -508,10 +508,13 @@ class MainWindow(QMainWindow):
     def load_config(self, path: str | Path) -> None:
         try:
             cfg = load_run_config(path)
-            self.run_panel.apply_config(cfg)
+            notices = self.run_panel.apply_config(cfg)
         except Exception as exc:  # noqa: BLE001
             self.show_error("Cannot load the configuration", str(exc))
             return
+        for notice in notices:
+            self.log.warning(f"{Path(path).name}: {notice}")
+            self.statusBar().showMessage(f"{Path(path).name}: {notice}", 15000)
         scale = (cfg.get("capture") or {}).get("scale")
         if scale and self.capture is not None:
             self.set_scale(str(scale))

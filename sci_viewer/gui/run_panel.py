@@ -9,7 +9,9 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, Q
                                QListWidgetItem, QPushButton, QVBoxLayout, QWidget)
 
 from sci_viewer.algorithms import algorithm_names, get_algorithm
+from sci_viewer.algorithms.base import settings_to_dict
 from sci_viewer.capture import Capture
+from sci_viewer.errors import JobError
 from sci_viewer.gui.settings_form import SettingsForm
 from sci_viewer.settings import available_devices
 
@@ -96,8 +98,8 @@ class RunPanel(QWidget):
     def device(self) -> str:
         return str(self.device_combo.currentData())
 
-    def set_device(self, dev: str) -> None:
-        _select_data(self.device_combo, dev)
+    def set_device(self, dev: str) -> bool:
+        return _select_data(self.device_combo, dev)
 
     def measurements(self) -> list[int]:
         return [i for i in range(self.meas_list.count())
@@ -113,15 +115,36 @@ class RunPanel(QWidget):
         return {"algo": self.algorithm(), "settings": self.form.values(), "device": self.device(),
                 "measurements": self.measurements()}
 
-    def apply_config(self, config: dict[str, Any]) -> None:
-        """Set the panel from a run configuration (as saved in YAML)."""
-        if config.get("algo"):
-            self.set_algorithm(str(config["algo"]))
-        self.form.set_values(config.get("settings") or {})
-        if config.get("device"):
-            self.set_device(str(config["device"]))
-        if config.get("measurements") is not None:
-            self.set_measurements([int(i) for i in config["measurements"]])
+    def apply_config(self, config: dict[str, Any]) -> list[str]:
+        """Set the panel from a run configuration (as saved in YAML). Everything is checked first:
+        a bad entry raises JobError naming it and leaves the panel as it was. Returns notices about
+        what could not be applied here (a device or measurements this machine or capture lacks)."""
+        algo = str(config.get("algo") or self.algorithm())
+        if algo not in algorithm_names():
+            raise JobError(f"The configuration's algorithm '{algo}' is unknown; known: {', '.join(algorithm_names())}.")
+        settings = config.get("settings") or {}
+        if not isinstance(settings, dict):
+            raise JobError("The configuration's 'settings' must be a mapping of setting names to values.")
+        checked = settings_to_dict(get_algorithm(algo).settings(**settings))
+        notices = []
+        measurements = config.get("measurements")
+        if measurements is not None:
+            if not isinstance(measurements, list) or not all(isinstance(i, int) and not isinstance(i, bool)
+                                                             for i in measurements):
+                raise JobError(f"The configuration's measurements must be a list of whole numbers, got {measurements!r}.")
+            missing = [i for i in measurements if not 0 <= i < self.meas_list.count()]
+            if missing:
+                notices.append(f"measurement(s) {missing} are not in this capture ({self.meas_list.count()} "
+                               "measurements): the measurement choice was left as it was")
+                measurements = None
+        self.set_algorithm(algo)
+        self.form.set_values({k: checked[k] for k in settings})
+        device = config.get("device")
+        if device and _select_data(self.device_combo, str(device)) is False:
+            notices.append(f"device '{device}' is not available here: kept {self.device()}")
+        if measurements is not None:
+            self.set_measurements(measurements)
+        return notices
 
     # -- state -------------------------------------------------------------------------------
     def set_capture(self, capture: Capture | None) -> None:
