@@ -125,12 +125,18 @@ class Capture:
     def check_indices(self, indices: list[int] | None) -> list[int]:
         if indices is None:
             return list(range(self.n_meas))
+        if not indices:
+            raise CaptureError(f"No measurement chosen: '{self.name}' has {self.n_meas} measurement(s), "
+                               f"numbered 0..{self.n_meas - 1}.")
         bad = [i for i in indices if not 0 <= i < self.n_meas]
-        if bad or not indices:
+        if bad:
             raise CaptureError(
-                f"Measurement index {bad or indices} is out of range: '{self.name}' has "
+                f"Measurement index {bad} is out of range: '{self.name}' has "
                 f"{self.n_meas} measurement(s), numbered 0..{self.n_meas - 1}."
             )
+        twice = sorted({i for i in indices if list(indices).count(i) > 1})
+        if twice:
+            raise CaptureError(f"Measurement {', '.join(map(str, twice))} is listed more than once.")
         return list(indices)
 
     # -- derived captures --------------------------------------------------------------------

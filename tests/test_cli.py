@@ -60,6 +60,8 @@ def test_missing_mask_is_a_clear_error(shared_data, capsys):
     (["reconstruct", "--tol", "1e-3"], "does not apply to GAP-TV"),
     (["reconstruct", "--measurements", "7"], "out of range"),
     (["reconstruct", "--measurements", "a,b"], "not a list"),
+    (["reconstruct", "--measurements", "0,0"], "Measurement 0 is listed more than once"),
+    (["reconstruct", "--measurements", "1-0"], "runs backwards"),
     (["reconstruct", "/nonexistent/file.mat"], "file.mat"),
     (["reconstruct", "--set", "iterations=abc"], "iterations must be a whole number, got 'abc'"),
     (["reconstruct", "--set", "tv_weight=.nan"], "tv_weight must be a finite number"),

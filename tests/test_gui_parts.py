@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -394,3 +395,23 @@ def test_app_startup_freezes_the_objects_it_made(qtbot):
     gc.unfreeze()
     make_app()
     assert gc.get_freeze_count() > 1000
+
+
+def test_export_names_with_dots_keep_their_name(window, small_demo, tmp_path, qtbot):
+    from sci_viewer.gui.export_dialog import with_format
+    from sci_viewer.gui.testing import RUN_TIMEOUT_MS, run_and_wait
+
+    assert with_format(Path("a/run.v2"), ".mp4") == Path("a/run.v2.mp4")
+    assert with_format(Path("a/run.gif"), ".mp4") == Path("a/run.mp4")
+    window.set_capture(small_demo)
+    window.run_panel.form.set_values({"iterations": 2})
+    run_and_wait(qtbot, window)
+    dialog = window.show_export_dialog()
+    dialog.path_edit.setText(str(tmp_path / "run.v2"))
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData(".npz"))
+    assert dialog.path_edit.text() == str(tmp_path / "run.v2.npz")
+    dialog.path_edit.setText(str(tmp_path / "take.v3"))  # typed after choosing the format
+    with qtbot.waitSignal(dialog.sigExported, timeout=RUN_TIMEOUT_MS) as blocker:
+        dialog.start_export()
+    assert [Path(p).name for p in blocker.args[0]] == ["take.v3.npz"]
+    dialog.close()

@@ -45,6 +45,8 @@ def parse_indices(text: str | None) -> list[int] | None:
             part = part.strip()
             if "-" in part:
                 a, b = part.split("-", 1)
+                if int(b) < int(a):
+                    raise CaptureError(f"--measurements: the range '{part}' runs backwards; write {b}-{a}.")
                 out.extend(range(int(a), int(b) + 1))
             elif part:
                 out.append(int(part))

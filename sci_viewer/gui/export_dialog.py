@@ -20,6 +20,12 @@ from sci_viewer.gui.worker import TaskWorker, join_thread, start_worker
 FORMATS = [(".mp4", "MP4 video"), (".gif", "GIF animation"), (".tif", "TIFF stack"), (".png", "PNG frames"),
            (".npz", "NumPy .npz"), (".mat", "MATLAB .mat")]
 SCALINGS = [("clip", "clip to [0, 1]"), ("minmax", "stretch min–max")]
+KNOWN_SUFFIXES = {ext for ext, _ in FORMATS} | {".tiff"}
+
+
+def with_format(path: Path, ext: str) -> Path:
+    """``path`` with the format's extension: a known one replaced, anything else (``run.v2``) kept."""
+    return path.with_suffix(ext) if path.suffix.lower() in KNOWN_SUFFIXES else path.with_name(path.name + ext)
 
 
 @dataclass
@@ -163,8 +169,7 @@ class ExportDialog(QDialog):
             self.format_combo.blockSignals(False)
 
     def _format_changed(self) -> None:
-        ext = str(self.format_combo.currentData())
-        self.path_edit.setText(str(Path(self.path_edit.text()).with_suffix(ext)))
+        self.path_edit.setText(str(with_format(Path(self.path_edit.text()), str(self.format_combo.currentData()))))
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export to", self.path_edit.text(),
@@ -182,8 +187,8 @@ class ExportDialog(QDialog):
             self.status.setText("Choose at least one reconstruction to export.")
             return
         target = Path(self.path_edit.text()).expanduser()
-        if not target.suffix:
-            target = target.with_suffix(str(self.format_combo.currentData()))
+        if target.suffix.lower() not in KNOWN_SUFFIXES:  # "run.v2" is a name, not a format
+            target = with_format(target, str(self.format_combo.currentData()))
         fps, scale = self.fps_spin.value(), str(self.scale_combo.currentData())
         composite = self.composite_check.isChecked()
         problem = mixed_measurements(items) if composite else None
