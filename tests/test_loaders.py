@@ -66,6 +66,11 @@ def test_real_capture_with_longer_mask_file(shared_data, tmp_path):
     assert frames_from_name(cap.source) == 10 and frames_from_name("traffic48_cacti.mat") is None
     assert load_mask(mask_file, n_frames=10).shape == (10, 512, 512)
     assert load_mask(mask_file).shape == (50, 512, 512)
+    # the capture's name as a hint, as the app pairs a mask with a loaded capture
+    assert load_mask(mask_file, frames_hint=cap.source).shape == (10, 512, 512)
+    short = write(tmp_path / "mask8.mat", {"mask": mask[:, :, :8]})
+    assert load_mask(short, frames_hint=cap.source).shape == (8, 512, 512)  # fewer frames: used whole
+    assert load_capture(cap.source, mask_path=short).mask.shape == (8, 512, 512)  # as the CLI does
 
 
 # -- round trips ------------------------------------------------------------------------------

@@ -168,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         from sci_viewer.export import export_video, save_config_yaml
 
-        path = export_video(args.out, final.reconstruction, fps=args.fps)
+        path = export_video(args.out, final.reconstruction, fps=args.fps, metadata={"config": final.config})
         save_config_yaml(Path(str(path) + ".yaml"), final.config)
         print(f"wrote {path}")
     return 0

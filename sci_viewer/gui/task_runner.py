@@ -53,11 +53,11 @@ def load_capture_task(path: Path, mask_path: Path | None) -> Task:
 
 def load_mask_task(capture: Capture, path: Path) -> Task:
     def load(progress, cancel) -> Capture:
-        from sci_viewer.io import frames_from_name, load_mask
+        from sci_viewer.io import load_mask
 
-        # A longer calibration file (e.g. 50 frames) for a capture named "..._cr_10": use its first B.
-        n_frames = frames_from_name(capture.source) if capture.source else None
-        return capture.with_mask(load_mask(path, n_frames=n_frames), str(path))
+        # A longer calibration file (e.g. 50 frames) for a capture named "..._cr_10": its first B,
+        # as the command line does; a mask of fewer frames is used whole.
+        return capture.with_mask(load_mask(path, frames_hint=capture.source), str(path))
 
     return load
 

@@ -46,7 +46,8 @@ def _cr_hint(path: Path) -> tuple[int, str] | None:
 def frames_from_name(path: PathLike) -> int | None:
     """B as a file name states it (``meas_waterBalloon_cr_10.mat`` -> 10), else None.
 
-    Useful to pick ``load_mask(mask_file, n_frames=...)`` for a capture that arrived without a mask.
+    For a capture that arrived without a mask: ``load_mask(mask_file, frames_hint=capture.source)``
+    uses it the way ``load_capture`` does (see there).
     """
     hint = _cr_hint(Path(path))
     return None if hint is None else hint[0]
@@ -199,16 +200,19 @@ def _read_mask_role(path: Path, var: str | None, notes: list[str]) -> Role:
 
 
 def load_mask(path: PathLike, var: str | None = None, n_frames: int | None = None,
-              layout: str = "auto") -> np.ndarray:
+              layout: str = "auto", frames_hint: PathLike | None = None) -> np.ndarray:
     """Load a mask (B, H, W) from any supported file, e.g. to pair with a measurement.
 
     ``var``: the variable (default: ``mask`` or an alias, or the file's only array).
     ``n_frames``: keep the first B frames of a longer calibration mask (``real_mask.mat`` holds
     50; a cr10 capture uses 10). The layout is H x W x B or B x H x W, the short axis being B
     unless ``layout`` says otherwise. The dtype is kept (binary or calibrated grey-level masks).
+    ``frames_hint``: the capture's file; a B its name states (``..._cr_10``) picks the first B frames
+    of a longer mask, as :func:`load_capture` does, and a mask with fewer frames is used whole.
     """
     path = Path(path)
     notes: list[str] = []
+    hint = _cr_hint(Path(frames_hint)) if frames_hint else None
     forced = parse_layout(layout)
     with open_reader(path) as rd:
         role = _read_role(rd, "mask", _mask_var(rd, var))
@@ -223,7 +227,7 @@ def load_mask(path: PathLike, var: str | None = None, n_frames: int | None = Non
         )
     opt = best_single(arr, forced, default)
     mask3 = arr if opt == FIRST else np.moveaxis(arr, -1, 0)
-    mask3 = trim_frames(mask3, role, n_frames, None, notes)
+    mask3 = trim_frames(mask3, role, n_frames, hint, notes)
     if mask3.shape[0] < 2:
         raise CaptureError(f"{role.label} (mask) has B = {mask3.shape[0]} frame; CACTI needs B >= 2.")
     _check_role_values(role.file, "mask", role.var, mask3)
