@@ -109,6 +109,17 @@ def test_continue_after_a_stop_resumes_each_measurement_where_it_was(qtbot, wind
     assert record.results[0].iterations == stopped_at + 3 and record.results[1].iterations == 3
 
 
+def test_a_run_continues_on_its_own_scale_and_says_so(qtbot, window, small_demo):
+    window.set_capture(small_demo)
+    window.run_panel.form.set_values({"iterations": 2})
+    record = run_and_wait(qtbot, window)
+    window.set_scale("max")
+    assert window.capture.scale.value == "max" and record.capture.scale.value == "sim255"
+    run_and_wait(qtbot, window, start=window.continue_run)
+    assert record.results[0].iterations == 4
+    assert any("continues on its own scale (sim255)" in line for line in window.log.lines())
+
+
 def test_ground_truth_for_export_matches_each_runs_measurements(qtbot, window, small_demo):
     window.set_capture(small_demo)
     window.run_panel.set_algorithm("gap-tv")

@@ -328,10 +328,15 @@ class MainWindow(QMainWindow):
             return None
         settings = self.run_panel.form.values() if self.run_panel.algorithm() == record.algo else None
         try:
-            return self.runs.continue_run(record, settings)
+            record = self.runs.continue_run(record, settings)
         except Exception as exc:  # noqa: BLE001
             self.show_error("Cannot continue", str(exc))
             return None
+        if self.capture is not None and record.capture.scale != self.capture.scale:
+            # its estimates are frames on its own scale: a run continues on the scale it began with
+            self.log.warning(f"{record.label} continues on its own scale ({record.capture.scale.value}), "
+                             f"not the one now chosen ({self.capture.scale.value}); start a new run for that.")
+        return record
 
     def clear_runs(self) -> None:
         if self.runs.is_running():

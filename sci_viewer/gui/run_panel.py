@@ -45,8 +45,8 @@ class RunPanel(QWidget):
         self.run_button.setObjectName("runButton")
         self.stop_button = QPushButton("Stop")
         self.continue_button = QPushButton("Continue iterating")
-        self.continue_button.setToolTip("Run the same settings again, starting from the last estimate "
-                                        "(iteration numbers continue)")
+        self.continue_button.setToolTip("Iterate the last run further: each measurement from where it is "
+                                        "(iteration numbers continue); measurements a Stop left out start")
         self.stop_button.setEnabled(False)
         self.continue_button.setEnabled(False)
 
