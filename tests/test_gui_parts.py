@@ -415,3 +415,13 @@ def test_export_names_with_dots_keep_their_name(window, small_demo, tmp_path, qt
         dialog.start_export()
     assert [Path(p).name for p in blocker.args[0]] == ["take.v3.npz"]
     dialog.close()
+
+
+def test_the_app_names_plugins_that_failed_to_load(qtbot, tmp_path, monkeypatch):
+    from sci_viewer import plugins
+    from sci_viewer.gui.testing import make_window
+
+    monkeypatch.setattr(plugins, "load_errors", {"/somewhere/broken.py": "SyntaxError: invalid syntax (line 3)"})
+    window, _ = make_window(qtbot, tmp_path, monkeypatch)
+    assert any("/somewhere/broken.py" in line and "SyntaxError" in line for line in window.log.lines())
+    assert "broken.py" in window.statusBar().currentMessage()

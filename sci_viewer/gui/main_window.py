@@ -82,8 +82,18 @@ class MainWindow(QMainWindow):
         self._redraw_timer.start()
         self.video.set_provider(self.view_data.video, 0)
         self.compare.set_provider(self.view_data.compare, 0)
+        self._report_plugin_errors()
 
     # -- construction ------------------------------------------------------------------------
+    def _report_plugin_errors(self) -> None:
+        from sci_viewer.plugins import load_errors
+
+        for path, error in load_errors.items():
+            self.log.warning(f"plugin {path} was not loaded as it is: {error}")
+        if load_errors:
+            names = ", ".join(Path(p).name for p in load_errors)
+            self.statusBar().showMessage(f"plugin problem(s) in {names}: see the log", 30000)
+
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock_{title.lower()}")
