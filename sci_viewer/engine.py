@@ -20,7 +20,7 @@ import torch
 from sci_viewer.algorithms import get_algorithm
 from sci_viewer.algorithms.base import settings_to_dict
 from sci_viewer.capture import Capture
-from sci_viewer.errors import JobError
+from sci_viewer.errors import JobError, SciViewerError
 from sci_viewer.metrics import psnr, ssim
 from sci_viewer.physics import Cacti
 from sci_viewer.settings import resolve_device
@@ -158,6 +158,17 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _guarded(call: Callable[[], Any], what: str) -> Any:
+    """``call()``; an error that is not already the user's kind (a bug in a solver or plugin) is
+    re-raised as a JobError saying what failed, so every front end reports it the same way."""
+    try:
+        return call()
+    except (SciViewerError, torch.OutOfMemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise JobError(f"{what}: {type(exc).__name__}: {exc}") from exc
+
+
 def _run_measurement(job: Job, spec, settings, device: torch.device, mask: np.ndarray, index: int,
                      position: int, cancel: CancelToken | None, trace: list) -> Iterator[Event]:
     cap = job.capture
@@ -173,7 +184,8 @@ def _run_measurement(job: Job, spec, settings, device: torch.device, mask: np.nd
     # would leak into the consumer's code between events.
     with torch.inference_mode():
         t0 = time.perf_counter()
-        solver = spec.make_solver(op, y, settings, x0)  # timed: it may compute a starting point
+        solver = _guarded(lambda: spec.make_solver(op, y, settings, x0),  # timed: it may compute a start
+                          f"{spec.label} could not start on measurement {index}")
         if state and hasattr(solver, "restore"):
             solver.restore({k: torch.from_numpy(np.asarray(v)).to(device) for k, v in state.items()})
         _sync(device)
@@ -186,7 +198,10 @@ def _run_measurement(job: Job, spec, settings, device: torch.device, mask: np.nd
             break
         with torch.inference_mode():
             t0 = time.perf_counter()
-            x, residual = solver.step()
+            x, residual = _guarded(solver.step, f"{spec.label} failed at iteration {k_offset + k} of measurement {index}")
+            if tuple(x.shape) != tuple(op.mask.shape):
+                raise JobError(f"{spec.label} returned an estimate of shape {tuple(x.shape)}; this measurement "
+                               f"needs (B, H, W) = {tuple(op.mask.shape)}.")
             _sync(device)
             seconds += time.perf_counter() - t0
             if not math.isfinite(residual) or not bool(torch.isfinite(x).all()):

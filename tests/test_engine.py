@@ -129,6 +129,28 @@ def test_divergence_stops_with_message_and_keeps_last_good(small_demo):
     assert np.isfinite(r.estimate).all()
 
 
+class _BuggySolver(_DivergingSolver):
+    """A plugin's solver with a bug: it raises (``blow_up_at``) or returns one frame instead of B."""
+
+    def step(self):
+        self.k += 1
+        if self.s.blow_up_at == 0:
+            return self.x[0], 0.01
+        if self.k >= self.s.blow_up_at:
+            raise ValueError("plugin step failed")
+        return self.x, 0.01
+
+
+@pytest.mark.parametrize("blow_up_at, message", [
+    (2, "Buggy failed at iteration 2 of measurement 0: ValueError: plugin step failed"),
+    (0, r"Buggy returned an estimate of shape \(64, 64\); this measurement needs \(B, H, W\) = \(8, 64, 64\)"),
+])
+def test_a_solver_bug_is_reported_as_a_job_error(small_demo, blow_up_at, message):
+    register_algorithm(AlgorithmSpec("test-buggy", "Buggy", _DivergeSettings, _BuggySolver))
+    with pytest.raises(JobError, match=message):
+        execute(Job(small_demo, "test-buggy", {"blow_up_at": blow_up_at}, device="cpu", measurements=[0]))
+
+
 def test_unknown_setting_and_algorithm_are_refused(small_demo):
     with pytest.raises(JobError, match="no setting bogus"):
         list(run_job(Job(small_demo, "gap-tv", {"bogus": 1}, device="cpu")))
