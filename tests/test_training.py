@@ -333,3 +333,49 @@ def test_validation_on_both_mask_kinds(tmp_path, davis):
         config_from_dict(dict(TINY, val=dict(TINY["val"], masks=["shifted"])))
     with pytest.raises(JobError, match="data.translating"):
         config_from_dict(dict(TINY, data=dict(TINY["data"], translating=1.5)))
+
+
+def test_a_run_folder_is_not_overwritten_without_resume(tmp_path, davis, capsys):
+    cfg_path = _write(tmp_path, TINY)
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(cfg_path), "--out", str(out), "--quiet", "--max-steps", "2"]) == 0
+    assert main(["train", "--config", str(cfg_path), "--out", str(out), "--quiet", "--max-steps", "1"]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert torch.load(out / "last.pt", weights_only=False)["step"] == 2  # untouched
+
+
+def test_resuming_with_another_model_is_refused_by_name(tmp_path, davis, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(_write(tmp_path, TINY)), "--out", str(out), "--quiet",
+                 "--max-steps", "1"]) == 0
+    wider = dict(TINY, model={"arch": "unet", "kwargs": {"ch": 8}})
+    assert main(["train", "--config", str(_write(tmp_path, wider)), "--out", str(out), "--quiet", "--resume"]) == 2
+    assert "was trained as a unet {'ch': 4}" in capsys.readouterr().err
+
+
+def test_a_signal_stops_training_at_a_saved_step(tmp_path, davis):
+    import signal
+
+    from sci_viewer.training.loop import Trainer
+
+    trainer = Trainer(config_from_dict(TINY), tmp_path / "run", quiet=True)
+    original = trainer._pretrain_step
+
+    def step_then_interrupt():
+        stats = original()
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C after the first step
+        return stats
+
+    trainer._pretrain_step = step_then_interrupt
+    trainer.run()
+    assert trainer.interrupted and trainer.step == 1
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 1
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+
+
+def test_export_adds_the_model_extension(tmp_path, davis):
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(_write(tmp_path, TINY)), "--out", str(out), "--quiet"]) == 0
+    assert main(["train", "--config", str(_write(tmp_path, TINY)), "--out", str(out),
+                 "--export", str(tmp_path / "mine"), "--pick", "deq_final"]) == 0
+    assert (tmp_path / "mine.pt").exists()

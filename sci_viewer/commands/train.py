@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import sys
 from pathlib import Path
 
 from sci_viewer.settings import RESOURCES_DIR
@@ -24,7 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many more steps")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--export", metavar="PATH", default=None,
-                   help="do not train: copy a model of the run folder to PATH (e.g. resources/models/NAME.pt)")
+                   help="do not train: copy a model of the run folder to PATH (e.g. resources/models/NAME.pt; "
+                        ".pt is added when missing)")
     p.add_argument("--pick", default="best", help="which model of the run to export: best (highest validation "
                    "PSNR, default), best_pretrain, best_deq, pretrain_final, deq_final")
     return p
@@ -52,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else CHECKPOINTS / (cfg.name or Path(args.config).stem)
     if args.export:
-        path = export(out, args.pick, Path(args.export))
+        dest = Path(args.export)
+        path = export(out, args.pick, dest if dest.suffix == ".pt" else dest.with_name(dest.name + ".pt"))
         print(f"exported {out / (args.pick + '.pt')} -> {path}")
         return 0
     trainer = Trainer(cfg, out, device=args.device, resume=args.resume, quiet=args.quiet)
@@ -62,6 +66,11 @@ def run(args: argparse.Namespace) -> int:
               f"{len(trainer.train_scenes)} scenes, "
               f"held out {', '.join(trainer.val_scenes)}; step {trainer.step}/{trainer.total}; run folder {out}")
     record = trainer.run(max_steps=args.max_steps)
+    best = trainer.best if math.isfinite(trainer.best) else None  # no validation yet: null, not -Infinity
     if not args.quiet:
-        print(json.dumps({"step": trainer.step, "best_val_psnr": trainer.best, **record}))
+        print(json.dumps({"step": trainer.step, "best_val_psnr": best, **record}))
+    if trainer.interrupted:
+        print(f"stopped at step {trainer.step} of {trainer.total}; saved to {out / 'last.pt'} "
+              f"(continue with --resume)", file=sys.stderr)
+        return 130
     return 0

@@ -63,6 +63,9 @@ class Trainer:
         self.cfg = cfg
         self.device = resolve_device(device or cfg.device)  # before the run folder is made
         self.out = Path(out_dir)
+        if not resume and (self.out / "last.pt").exists():
+            raise JobError(f"The run folder '{self.out}' already holds a run (last.pt); continue it with --resume, "
+                           "or give another --out.")
         self.out.mkdir(parents=True, exist_ok=True)
         self.quiet = quiet
         if cfg.threads:
@@ -86,8 +89,15 @@ class Trainer:
         self.sched: torch.optim.lr_scheduler.LRScheduler | None = None
         self.opt_stage = ""
         self._stop = False
+        self.interrupted = False  # stopped by a signal before the planned steps
         if resume and (self.out / "last.pt").exists():
-            self._restore(load_checkpoint(self.out / "last.pt"))
+            checkpoint = load_checkpoint(self.out / "last.pt")
+            saved = checkpoint.get("config", {}).get("model", {})
+            if saved and (saved.get("arch"), saved.get("kwargs")) != (cfg.model.arch, cfg.model.kwargs):
+                raise JobError(f"'{self.out / 'last.pt'}' was trained as a {saved.get('arch')} {saved.get('kwargs')}; "
+                               f"the config asks for {cfg.model.arch} {cfg.model.kwargs}. Resume with the run's own "
+                               "model settings, or start a new run folder.")
+            self._restore(checkpoint)
         elif cfg.init_from:
             self._init_from(Path(cfg.init_from))
         self.first_loss: float | None = None
@@ -287,10 +297,13 @@ class Trainer:
     # ------------------------------------------------------------------ run
     def _handle_signal(self, *_: Any) -> None:
         self._stop = True
+        self.interrupted = True
 
     def run(self, max_steps: int | None = None) -> dict[str, Any]:
         """Train until the plan is done (or ``max_steps`` more steps); returns the last record."""
-        old = signal.signal(signal.SIGTERM, self._handle_signal) if _main_thread() else None
+        # SIGTERM and Ctrl-C both stop after the current step and save there (resume with --resume)
+        signals = (signal.SIGTERM, signal.SIGINT)
+        old = {sig: signal.signal(sig, self._handle_signal) for sig in signals} if _main_thread() else {}
         end = self.total if max_steps is None else min(self.total, self.step + max_steps)
         bar = tqdm(total=self.total, initial=self.step, disable=self.quiet, dynamic_ncols=True)
         last_ckpt = time.monotonic()
@@ -329,8 +342,8 @@ class Trainer:
                 self.export(self.out / f"{self.plan[-1][0]}_final.pt")
         finally:
             bar.close()
-            if old is not None:
-                signal.signal(signal.SIGTERM, old)
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
         return record
 
     def _validate_and_keep(self, stage: str) -> None:
