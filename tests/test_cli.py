@@ -122,3 +122,16 @@ def test_a_saved_configuration_replays_its_run(shared_data, tmp_path, capsys):
                  "--quiet"]) == 0
     captured = capsys.readouterr()
     assert "replaces the configuration's gap-tv" in captured.err and "1 it" in captured.out
+
+
+def test_info_on_a_file_without_known_names_keeps_stdout_clean(tmp_path, capsys):
+    import scipy.io
+
+    path = tmp_path / "novars.mat"
+    scipy.io.savemat(path, {"zzz": np.ones((8, 8, 3)), "qqq": np.ones((8, 8, 2))})
+    assert main(["info", str(path), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: ") and "--meas-var NAME" in captured.err
+    report = json.loads(captured.out)  # still valid JSON: the error and what the file holds
+    assert "no measurement" in report["error"] and report["file"] is not None
+    assert main(["info", str(path), "--meas-var", "zzz", "--mask-var", "qqq"]) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from sci_viewer.errors import CaptureError
 
@@ -12,6 +13,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="describe a capture file (shapes, B, ranges, ground truth)")
     p.add_argument("file", help="capture file (.mat v5/v7.3, .npz, .h5, .tif)")
     p.add_argument("--mask", help="mask in a separate file")
+    p.add_argument("--meas-var", help="name of the measurement variable in the file")
+    p.add_argument("--mask-var", help="name of the mask variable")
+    p.add_argument("--truth-var", help="name of the ground-truth variable")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     return p
 
@@ -37,14 +41,19 @@ def run(args: argparse.Namespace) -> int:
     from sci_viewer.io import inspect_file, load_capture
 
     try:
-        capture = load_capture(args.file, mask_path=args.mask)
+        capture = load_capture(args.file, mask_path=args.mask, meas_var=args.meas_var, mask_var=args.mask_var,
+                               truth_var=args.truth_var)
     except CaptureError as exc:
-        # Still show what the file holds, so the operator can pick variable names.
-        print(f"error: {exc}")
+        # Still show what the file holds (on stdout), so the operator can pick variable names.
         try:
-            print(json.dumps(inspect_file(args.file), indent=2, default=str))
+            holds = inspect_file(args.file)
         except CaptureError:
-            pass
+            holds = None
+        print(f"error: {exc}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"error": str(exc), "file": holds}, indent=2, default=str))
+        elif holds is not None:
+            print(json.dumps(holds, indent=2, default=str))
         return 2
     d = capture.describe()
     if args.json:

@@ -68,5 +68,5 @@ def find(reader: Reader, role: str, name: str | None, *, required: bool,
     raise CaptureError(
         f"{path.name}: no {ROLE_TEXT[role]} variable found (looked for "
         f"{', '.join(ALIASES[role][:5])} ...); the file has: {listing(variables)}. "
-        f"Name the variable with {ROLE_ARG[role]}=...{hint}"
+        f"Name the variable with --{ROLE_ARG[role].replace('_', '-')} NAME (Python: {ROLE_ARG[role]}=...).{hint}"
     )
