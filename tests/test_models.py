@@ -93,6 +93,11 @@ def test_bad_model_files_are_named_with_the_problem(tmp_path):
                           "misfit": "weights do not fit a unet", "unknown": "a unet does not take"}.items():
         with pytest.raises(JobError, match=message):
             load_model(str(tmp_path / f"{name}.pt"))
+    with pytest.raises(JobError) as info:
+        load_model(str(tmp_path / "garbage.pt"))
+    assert "weights_only" not in str(info.value)  # torch's advice to load unsafely is not passed on
+    with pytest.raises(JobError, match="Model file '.*missing.pt' does not exist"):
+        load_model(str(tmp_path / "missing.pt"))
     # unreadable and foreign files are left out of the listing (the misfit one fails when loaded)
     assert [i.name for i in list_models(tmp_path)] == ["misfit", "unknown"]
 

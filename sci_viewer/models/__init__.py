@@ -114,13 +114,15 @@ def save_model(net: nn.Module, path: str | Path, arch: str, kwargs: dict[str, An
 
 def _resolve(name_or_path: str | Path) -> Path:
     p = Path(name_or_path)
-    if p.suffix == ".pt" and p.exists():
-        return p
+    if p.is_file():
+        return p  # any model file, whatever its extension
     candidate = MODELS_DIR / f"{name_or_path}.pt"
     if candidate.exists():
         return candidate
     known = ", ".join(m.name for m in list_models()) or "none"
-    raise JobError(f"No model '{name_or_path}' (not a .pt file, not in {MODELS_DIR}); known models: {known}.")
+    if p.suffix == ".pt" or len(p.parts) > 1:
+        raise JobError(f"Model file '{p}' does not exist; the shipped models are: {known}.")
+    raise JobError(f"No model '{name_or_path}' (no such file, and not a model in {MODELS_DIR}); known models: {known}.")
 
 
 def read_model_file(path: Path) -> dict[str, Any]:
@@ -131,7 +133,8 @@ def read_model_file(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise JobError(f"Model file {path} does not exist.") from None
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a damaged or foreign file
-        raise JobError(f"Cannot read model file {path}: not a torch file, or damaged ({exc}).") from None
+        # torch's own text advises unsafe loading and filing issues, which is not for a user: the kind only
+        raise JobError(f"Cannot read model file {path}: not a torch file, or damaged ({type(exc).__name__}).") from None
     if not isinstance(blob, dict) or "arch" not in blob or "state_dict" not in blob:
         raise JobError(f"{path} is not a sci_viewer model file (it needs 'arch' and 'state_dict'; "
                        "`sci-viewer train --export` writes one).")
