@@ -384,6 +384,14 @@ def test_mask_file_longer_than_b_uses_the_first_b_frames(qtbot, window, tmp_path
     window.open_mask(mask_file)
     qtbot.waitUntil(lambda: window.capture is not before, timeout=RUN_TIMEOUT_MS)
     assert window.capture.mask.shape == (10, 512, 512)
+    # a mask of fewer frames than the name's B is used whole, and the capture says so
+    short = tmp_path / "mask8.mat"
+    scipy.io.savemat(short, {"mask": np.ones((512, 512, 8), np.uint8)})
+    before = window.capture
+    window.open_mask(short)
+    qtbot.waitUntil(lambda: window.capture is not before, timeout=RUN_TIMEOUT_MS)
+    assert window.capture.mask.shape == (8, 512, 512)
+    assert any("has 8 frames: using B = 8" in n for n in window.capture.notes)
 
 
 def test_app_startup_freezes_the_objects_it_made(qtbot):

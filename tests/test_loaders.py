@@ -70,7 +70,9 @@ def test_real_capture_with_longer_mask_file(shared_data, tmp_path):
     assert load_mask(mask_file, frames_hint=cap.source).shape == (10, 512, 512)
     short = write(tmp_path / "mask8.mat", {"mask": mask[:, :, :8]})
     assert load_mask(short, frames_hint=cap.source).shape == (8, 512, 512)  # fewer frames: used whole
-    assert load_capture(cap.source, mask_path=short).mask.shape == (8, 512, 512)  # as the CLI does
+    paired = load_capture(cap.source, mask_path=short)  # as the CLI does, with a note
+    assert paired.mask.shape == (8, 512, 512)
+    assert any("B = 10 from the file name" in n and "has 8 frames" in n for n in paired.notes)
 
 
 # -- round trips ------------------------------------------------------------------------------

@@ -193,6 +193,9 @@ def trim_frames(mask3: np.ndarray, mask: Role, n_frames: int | None,
         notes.append(f"Using the first {hint[0]} of the {have} frames of mask '{mask.var}' "
                      f"(B = {hint[0]} {hint[1]}).")
         return mask3[: hint[0]]
+    if hint is not None and hint[0] > have:
+        notes.append(f"B = {hint[0]} {hint[1]}, but mask '{mask.var}' has {have} frames: using B = {have}. "
+                     "Check that this is the capture's mask.")
     return mask3
 
 
