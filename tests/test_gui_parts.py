@@ -392,6 +392,7 @@ def test_mask_file_longer_than_b_uses_the_first_b_frames(qtbot, window, tmp_path
     qtbot.waitUntil(lambda: window.capture is not before, timeout=RUN_TIMEOUT_MS)
     assert window.capture.mask.shape == (8, 512, 512)
     assert any("has 8 frames: using B = 8" in n for n in window.capture.notes)
+    assert any("has 8 frames: using B = 8" in line for line in window.log.lines())  # the operator sees it
 
 
 def test_app_startup_freezes_the_objects_it_made(qtbot):

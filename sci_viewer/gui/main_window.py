@@ -263,6 +263,8 @@ class MainWindow(QMainWindow):
         self.log.info(f"loaded {capture.name}: {d['measurements']} measurement(s), B={d['frames_per_measurement']}, "
                       f"{d['frame_size'][0]}x{d['frame_size'][1]}, scale {d['scale']}"
                       + (", ground truth" if capture.has_truth else ""))
+        for note in capture.notes:  # how the file was read (layout, B, frames used)
+            self.log.info(f"{capture.name}: {note}")
         self.statusBar().clearMessage()   # a notice about the previous capture no longer applies
         if capture.mask is None:
             self._notice(f"{capture.name} has no mask: open one (File > Open mask) to reconstruct.")
