@@ -229,6 +229,20 @@ def test_drop_two_files_opens_capture_and_mask(qtbot, window, small_demo, tmp_pa
     assert window.capture.mask is not None
     assert window.store.recent_files()[0].endswith("scene.npz")
     assert window.recent_menu.actions()
+    # a file deleted since leaves Open recent once it fails to open
+    (tmp_path / "scene.npz").unlink()
+    window.open_capture(tmp_path / "scene.npz")
+    qtbot.waitUntil(lambda: window.busy_tasks() == 0, timeout=RUN_TIMEOUT_MS)
+    assert not any(p.endswith("scene.npz") for p in window.store.recent_files())
+
+
+def test_dropping_two_captures_opens_one_and_says_so(qtbot, window, small_demo, tmp_path):
+    for name in ("a.npz", "b.npz"):
+        np.savez(tmp_path / name, meas=small_demo.meas, mask=small_demo.mask)
+    window.open_dropped([str(tmp_path / "a.npz"), str(tmp_path / "b.npz")])
+    qtbot.waitUntil(lambda: window.busy_tasks() == 0, timeout=RUN_TIMEOUT_MS)
+    assert window.capture.name == "a"
+    assert any("not opened b.npz" in line for line in window.log.lines())
 
 
 def test_back_to_back_runs_do_not_mix(qtbot, window, small_demo):

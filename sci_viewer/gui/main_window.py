@@ -221,8 +221,15 @@ class MainWindow(QMainWindow):
             self._update_recent_menu()
             self.set_capture(capture)
 
-        return self.tasks.submit(load_capture_task(path, Path(mask_path) if mask_path else None), loaded,
-                                 self._error_handler(f"Cannot open {path.name}"))
+        failed = self._error_handler(f"Cannot open {path.name}")
+
+        def not_loaded(message: str, details: str) -> None:
+            if not path.exists() and str(path.resolve()) in self.store.recent_files():
+                self.store.remove_recent_file(path)  # gone: no longer offered under Open recent
+                self._update_recent_menu()
+            failed(message, details)
+
+        return self.tasks.submit(load_capture_task(path, Path(mask_path) if mask_path else None), loaded, not_loaded)
 
     def open_mask(self, path: str | Path) -> TaskWorker | None:
         path = Path(path)
@@ -304,6 +311,9 @@ class MainWindow(QMainWindow):
         """One file: a capture (or a mask, if its name says so and a capture is open); two: capture + mask."""
         masks = [p for p in paths if "mask" in Path(p).name.lower()]
         others = [p for p in paths if p not in masks]
+        left = others[1:] + masks[1:]
+        if left:
+            self.log.warning(f"One capture at a time: not opened {', '.join(Path(p).name for p in left)}.")
         if others:
             self.open_capture(others[0], mask_path=masks[0] if masks else None)
         elif masks and self.capture is not None:

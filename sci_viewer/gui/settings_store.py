@@ -63,6 +63,12 @@ class SettingsStore:
         self.qsettings.setValue("files/recent", json.dumps(items[:MAX_RECENT]))
         return items[:MAX_RECENT]
 
+    def remove_recent_file(self, path: str | os.PathLike) -> list[str]:
+        path = str(Path(path).resolve())
+        items = [p for p in self.recent_files() if p != path]
+        self.qsettings.setValue("files/recent", json.dumps(items))
+        return items
+
     # -- algorithm defaults ------------------------------------------------------------------
     def algorithm_defaults(self, algo: str) -> dict[str, Any]:
         raw = self.qsettings.value(f"algorithms/{algo}", "{}")
