@@ -448,3 +448,20 @@ def test_the_app_names_plugins_that_failed_to_load(qtbot, tmp_path, monkeypatch)
     window, _ = make_window(qtbot, tmp_path, monkeypatch)
     assert any("/somewhere/broken.py" in line and "SyntaxError" in line for line in window.log.lines())
     assert "broken.py" in window.statusBar().currentMessage()
+
+
+def test_compare_panes_say_when_a_run_lacks_the_measurement(qtbot, window, small_demo):
+    from sci_viewer.gui.testing import run_and_wait
+
+    window.set_capture(small_demo)
+    window.run_panel.form.set_values({"iterations": 2})
+    window.run_panel.set_measurements([1])
+    record = run_and_wait(qtbot, window)
+    window.tabs.setCurrentWidget(window.compare)
+    window.compare.set_pane(0, f"run:{record.run_id}")
+    window.compare.meas_spin.setValue(0)
+    window.compare.refresh_data()
+    assert "not reconstructed for measurement 0" in window.compare.panes[0].title.text
+    window.compare.meas_spin.setValue(1)
+    window.compare.refresh_data()
+    assert "not reconstructed" not in window.compare.panes[0].title.text

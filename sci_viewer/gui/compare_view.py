@@ -150,6 +150,10 @@ class CompareView(QWidget):
             label = p.combo.currentText() if p.combo.currentData() not in (None, NONE_KEY) else ""
             if p.volume is None or index >= p.volume.shape[0]:
                 p.image.clear()
+                if label:  # chosen, but nothing to show for this measurement
+                    label += (f"  (needs two panes of measurement {self.meas_spin.value()})" if i == 2 and
+                              p.combo.currentData() == DIFF_KEY else
+                              f"  (not reconstructed for measurement {self.meas_spin.value()})")
                 p.title.setText(label)
                 continue
             frame = p.volume[index]
