@@ -61,6 +61,20 @@ def test_gif_reads_back(tmp_path, video):
         assert im.n_frames == T_N * T_B and im.size == (WW, HH)
 
 
+def test_gif_frames_keep_their_exact_grey_levels(tmp_path):
+    from PIL import ImageSequence
+
+    # a frame using all 256 grey levels, then one missing a few: Pillow's palette optimisation
+    # used to shift the second frame's levels by up to 3
+    full = np.random.default_rng(3).integers(0, 256, (64, 64)).astype(np.uint8)
+    fewer = np.where((full >= 100) & (full <= 102), 103, full).astype(np.uint8)
+    frames = np.stack([full, fewer]).astype(np.float32) / 255
+    out = export_video(tmp_path / "g.gif", frames)
+    with Image.open(out) as im:
+        back = np.stack([np.asarray(f.convert("L")) for f in ImageSequence.Iterator(im)])
+    assert np.array_equal(back, (frames * 255 + 0.5).astype(np.uint8))
+
+
 def test_tiff_values_exact(tmp_path, video):
     for suffix in (".tif", ".tiff"):
         out = export_video(tmp_path / f"r{suffix}", video * 3 - 1)  # outside [0, 1]: kept unclipped

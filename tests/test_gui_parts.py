@@ -465,3 +465,14 @@ def test_compare_panes_say_when_a_run_lacks_the_measurement(qtbot, window, small
     window.compare.meas_spin.setValue(1)
     window.compare.refresh_data()
     assert "not reconstructed" not in window.compare.panes[0].title.text
+
+
+def test_frame_labels_give_the_psnr_the_reports_give():
+    from sci_viewer.gui.video_view import frame_psnr
+    from sci_viewer.metrics import psnr_per_frame
+
+    rng = np.random.default_rng(0)
+    truth = rng.random((3, 16, 16)).astype(np.float32)
+    estimate = truth + rng.normal(0, 0.2, truth.shape).astype(np.float32)  # reaches below 0 and above 1
+    assert estimate.min() < 0 and estimate.max() > 1
+    assert np.allclose([frame_psnr(e, t) for e, t in zip(estimate, truth)], psnr_per_frame(estimate, truth))

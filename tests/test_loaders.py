@@ -190,6 +190,13 @@ def test_auto_scale_rule(tmp_path):
     u8 = {"meas": np.full((H, W), 200, np.uint8), "mask": ref["mask"]}
     assert load_capture(write(tmp_path / "d.npz", u8)).scale is Scale.REAL_CR
     assert load_capture(write(tmp_path / "e.npz", u8), scale="max").scale is Scale.MAX
+    # ground truth stored on [0, 1]: the measurement is a sum of [0, 1] frames, so both are "unit"
+    truth = (ref["orig"] / 255).astype(np.float32)
+    meas = np.einsum("bhw,nbhw->nhw", ref["mask"].astype(np.float32), truth)
+    cap = load_capture(write(tmp_path / "f.npz", {"meas": meas, "mask": ref["mask"], "orig": truth}))
+    assert cap.scale is Scale.UNIT
+    frames, y = cap.ground_truth(), cap.measurements()
+    assert np.allclose(np.einsum("bhw,nbhw->nhw", cap.mask_float(), frames), y, atol=1e-4)  # one scale for both
 
 
 def test_zero_exposure_pixels_are_valid(tmp_path):
@@ -267,3 +274,14 @@ def test_forced_layout_that_does_not_fit(tmp_path):
     path = write(tmp_path / "m.mat", to_matlab(sample_arrays()))
     with pytest.raises(CaptureError, match="with layout 'bhw'; mask and measurement must"):
         load_capture(path, layout="bhw")
+
+
+def test_a_mask_saved_as_0_255_is_read_as_binary(tmp_path):
+    ref = sample_arrays()
+    as_image = dict(ref, mask=ref["mask"] * np.uint8(255))
+    cap = load_capture(write(tmp_path / "m255.npz", as_image))
+    assert np.array_equal(cap.mask, ref["mask"]) and any("only 0 and 255" in n for n in cap.notes)
+    alone = write(tmp_path / "mask255.npz", {"mask": as_image["mask"]})
+    assert np.array_equal(load_mask(alone), ref["mask"])
+    grey = dict(ref, mask=(ref["mask"] * 200).astype(np.uint8))  # a grey-level mask stays as it is
+    assert np.array_equal(load_capture(write(tmp_path / "grey.npz", grey)).mask, grey["mask"])

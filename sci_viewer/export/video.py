@@ -78,8 +78,10 @@ def _write_gif(tmp: Path, job: _Export) -> None:
         job.ticker.done(i + 1)
     job.ticker.check()
     duration = max(20, int(round(1000.0 / job.fps)))
+    # optimize=False: Pillow's palette optimisation shifts grey levels by up to 3 in frames that
+    # use fewer than 256 of them; without it each frame keeps its exact 8-bit values
     images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=duration,
-                   loop=0)
+                   loop=0, optimize=False)
 
 
 def _write_tiff(tmp: Path, job: _Export) -> None:

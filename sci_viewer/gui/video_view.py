@@ -19,8 +19,9 @@ Provider = Callable[[str, int], "np.ndarray | None"]
 
 
 def frame_psnr(estimate: np.ndarray, truth: np.ndarray) -> float:
-    """PSNR (dB) of one frame on the [0, 1] scale, data range 1."""
-    mse = float(np.mean((np.clip(estimate, 0, 1).astype(np.float64) - truth) ** 2))
+    """PSNR (dB) of one frame on the [0, 1] scale, data range 1, as the engine and reports compute it
+    (the estimate as it is, not clipped)."""
+    mse = float(np.mean((estimate.astype(np.float64) - truth) ** 2))
     return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
 
 

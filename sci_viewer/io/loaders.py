@@ -74,7 +74,8 @@ def _parse_scale(scale: Scale | str | None) -> Scale | None:
 def auto_scale(meas: np.ndarray, mask: np.ndarray | None, truth: np.ndarray | None) -> tuple[Scale, str]:
     """The scale ``load_capture(scale=None)`` picks, and why. The rule, first match wins:
 
-    1. ground truth present -> ``sim255`` (the simulated benchmark convention);
+    1. ground truth present -> ``sim255`` (the simulated benchmark convention), or ``unit`` when that
+       truth is itself on [0, 1] (then the measurement is a sum of [0, 1] frames too);
     2. uint8 measurement -> ``real_cr`` (a real 8-bit sensor: a simulated sum of B frames on the
        0-255 scale would overflow uint8);
     3. maximum above 255 -> ``sim255`` (a sum of 0..255 frames, as the benchmark files hold);
@@ -82,6 +83,8 @@ def auto_scale(meas: np.ndarray, mask: np.ndarray | None, truth: np.ndarray | No
     5. otherwise -> ``real_cr``.
     """
     if truth is not None:
+        if truth.size and float(np.max(truth)) <= 1.0:
+            return Scale.UNIT, "ground truth on [0, 1]: its measurement is a sum of [0, 1] frames"
         return Scale.SIM255, "ground truth present: simulation convention"
     if meas.dtype == np.uint8:
         return Scale.REAL_CR, "uint8 measurement without ground truth: real-data convention"
@@ -159,6 +162,8 @@ def load_capture(path: PathLike, *, mask_path: PathLike | None = None, meas_var:
     for src, arr in ((meas, arranged.meas), (mask, arranged.mask), (truth, arranged.truth)):
         if src is not None and arr is not None:
             _check_role_values(src.file, src.role, src.var, arr)
+    if arranged.mask is not None:
+        arranged.mask = binary_from_0_255(arranged.mask, mask.var, notes)
     used = f"measurement '{mvar}'" + (f", mask '{mask.var}'" if mask else "") + (
         f", ground truth '{tvar}'" if tvar else "")
     lay = "one 2-D measurement" if arranged.layout == "2d" else LAYOUT_TEXT[arranged.layout]
@@ -179,6 +184,15 @@ def load_capture(path: PathLike, *, mask_path: PathLike | None = None, meas_var:
     return Capture(arranged.meas, arranged.mask, arranged.truth, name=path.stem, source=str(path),
                    mask_source=(str(mask_file) if mask_file else str(path) if mask else None),
                    scale=chosen_scale, notes=tuple(notes))
+
+
+def binary_from_0_255(mask: np.ndarray, var: str, notes: list[str]) -> np.ndarray:
+    """A mask whose only values are 0 and 255 is a binary mask saved as an 8-bit image: 0/1 (with a
+    note). Used as it is, it would make every estimate 255 times too small."""
+    if mask.size and float(np.max(mask)) == 255.0 and np.all((mask == 0) | (mask == 255)):
+        notes.append(f"Mask '{var}' holds only 0 and 255: read as a binary 0/1 mask.")
+        return (mask == 255).astype(np.uint8)
+    return mask
 
 
 def _mask_var(reader: Reader, var: str | None) -> str:
@@ -227,7 +241,7 @@ def load_mask(path: PathLike, var: str | None = None, n_frames: int | None = Non
         )
     opt = best_single(arr, forced, default)
     mask3 = arr if opt == FIRST else np.moveaxis(arr, -1, 0)
-    mask3 = trim_frames(mask3, role, n_frames, hint, notes)
+    mask3 = binary_from_0_255(trim_frames(mask3, role, n_frames, hint, notes), role.var, notes)
     if mask3.shape[0] < 2:
         raise CaptureError(f"{role.label} (mask) has B = {mask3.shape[0]} frame; CACTI needs B >= 2.")
     _check_role_values(role.file, "mask", role.var, mask3)
