@@ -476,3 +476,25 @@ def test_frame_labels_give_the_psnr_the_reports_give():
     estimate = truth + rng.normal(0, 0.2, truth.shape).astype(np.float32)  # reaches below 0 and above 1
     assert estimate.min() < 0 and estimate.max() > 1
     assert np.allclose([frame_psnr(e, t) for e, t in zip(estimate, truth)], psnr_per_frame(estimate, truth))
+
+
+def test_new_compare_sources_redraw_once(qtbot, window, small_demo, monkeypatch):
+    from sci_viewer.gui.testing import run_and_wait
+
+    window.set_capture(small_demo)
+    window.run_panel.form.set_values({"iterations": 2})
+    run_and_wait(qtbot, window)
+    calls = []
+    original = window.compare.refresh_data
+    monkeypatch.setattr(window.compare, "refresh_data", lambda: (calls.append(1), original()))
+    window._update_compare_sources(default_panes=True)
+    assert len(calls) == 1  # not once per pane: each costs ~25 ms on a 512 x 512 x 10 video
+
+
+def test_sampled_percentiles_are_close_to_the_full_ones():
+    from sci_viewer.gui.video_view import sampled_percentile
+
+    volume = np.random.default_rng(1).normal(size=(10, 512, 512)).astype(np.float32)
+    assert np.allclose(sampled_percentile(volume, [0.5, 99.5]), np.percentile(volume, [0.5, 99.5]), rtol=0.02)
+    small = volume[0, :8, :8]
+    assert np.array_equal(sampled_percentile(small, 50), np.percentile(small, 50))  # small: all values

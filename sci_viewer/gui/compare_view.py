@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget
 
 from sci_viewer.gui.colormaps import DIVERGING, colormap
-from sci_viewer.gui.video_view import frame_psnr
+from sci_viewer.gui.video_view import frame_psnr, sampled_percentile
 
 NONE_KEY = "none"
 DIFF_KEY = "diff"
@@ -87,11 +87,13 @@ class CompareView(QWidget):
         self._provider = provider
         self.meas_spin.setRange(0, max(0, n_measurements - 1))
 
-    def set_sources(self, sources: list[tuple[str, str]], truth_key: str | None = None) -> None:
-        """Offer ``(key, label)`` sources in every pane (keeping current picks where possible)."""
+    def set_sources(self, sources: list[tuple[str, str]], truth_key: str | None = None,
+                    picks: dict[int, str] | None = None) -> None:
+        """Offer ``(key, label)`` sources in every pane, showing ``picks`` (pane -> key) or else keeping
+        the current picks where possible; one redraw for all of it."""
         self._truth_key = truth_key
         for i, p in enumerate(self.panes):
-            current = p.combo.currentData()
+            current = (picks or {}).get(i, p.combo.currentData())
             p.combo.blockSignals(True)
             p.combo.clear()
             p.combo.addItem("(none)", NONE_KEY)
@@ -132,7 +134,7 @@ class CompareView(QWidget):
             c.volume = (a.astype(np.float32) - b) if a is not None and b is not None and a.shape == b.shape else None
             # Symmetric levels for the whole difference video, fixed across its frames.
             if c.volume is not None:
-                self._diff_span = float(np.percentile(np.abs(c.volume), 99.5)) or 1e-6
+                self._diff_span = float(sampled_percentile(np.abs(c.volume), 99.5)) or 1e-6
         else:
             c.volume = None if key in (None, NONE_KEY) else self._provider(key, meas)
         n = max([p.volume.shape[0] for p in self.panes if p.volume is not None] or [1])
