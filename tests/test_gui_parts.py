@@ -365,6 +365,10 @@ def test_gui_latency_benchmark_runs(tmp_path, small_demo):
                          capture_output=True, text=True, env=env, timeout=120)
     assert "worst timer delay" in out.stdout, out.stdout + out.stderr
     assert "5 iterations" in out.stdout
+    demo = subprocess.run([sys.executable, "-m", "sci_viewer.cli", "bench", "gui-latency", "--demo", "64,10,2",
+                           "--iterations", "2", "--measurements", "0,1", "--tab", "compare"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert "on demo: 4 iterations" in demo.stdout, demo.stdout + demo.stderr
 
 
 def test_model_setting_lists_the_shipped_models(window):

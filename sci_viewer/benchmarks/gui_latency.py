@@ -13,6 +13,8 @@ TARGET_MS = 100.0
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--capture", help="capture file (default: traffic48 from the shared data, else the demo)")
+    p.add_argument("--demo", metavar="SIZE,B,N", help="a synthetic demo capture instead, e.g. 512,10,3 "
+                                                      "(SIZE x SIZE frames, B per measurement, N measurements)")
     p.add_argument("--algo", default="gap-tv", help="algorithm to run (default gap-tv)")
     p.add_argument("--iterations", type=int, default=40, help="iterations per measurement (default 40)")
     p.add_argument("--measurements", default="0,1", help="measurements to reconstruct (default 0,1)")
@@ -41,8 +43,17 @@ def run(args: argparse.Namespace) -> int:
         window = MainWindow(settings=isolated_settings(Path(tmp) / "s.ini"), log_file=Path(tmp) / "log.txt")
         window.resize(1500, 950)
         window.show()
-        path = Path(args.capture) if args.capture else _default_capture()
-        if path is not None:
+        path = Path(args.capture) if args.capture else None if args.demo else _default_capture()
+        if args.demo:
+            from sci_viewer.demo import demo_capture
+
+            try:
+                size, frames, count = (int(v) for v in args.demo.split(","))
+            except ValueError:
+                print(f"--demo {args.demo!r}: expected SIZE,B,N, e.g. 512,10,3")
+                return 2
+            window.set_capture(demo_capture(size=size, n_frames=frames, n_meas=count))
+        elif path is not None:
             window.open_capture(path)
         else:
             window.load_demo()
