@@ -141,7 +141,8 @@ class JobFinished:
             "settings": self.config.get("settings"),
             "measurements": [
                 {"index": r.index, "psnr": r.psnr, "ssim": r.ssim, "seconds": r.seconds,
-                 "iterations": r.iterations, "final_residual": r.final_residual,
+                 "iterations": r.iterations,
+                 "final_residual": r.final_residual if math.isfinite(r.final_residual) else None,  # JSON: null
                  "converged": r.converged, "message": r.message}
                 for r in self.results
             ],
@@ -169,6 +170,21 @@ def _guarded(call: Callable[[], Any], what: str) -> Any:
         raise JobError(f"{what}: {type(exc).__name__}: {exc}") from exc
 
 
+def _checked_step(out: Any, label: str, where: str, shape: tuple[int, ...]) -> tuple[torch.Tensor, float]:
+    """A solver step's ``(estimate, residual)``, or a JobError saying what it returned instead."""
+    if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], torch.Tensor)):
+        raise JobError(f"{label} returned {type(out).__name__} at {where}; a solver step returns "
+                       "(estimate tensor, residual).")
+    x, residual = out
+    if tuple(x.shape) != shape:
+        raise JobError(f"{label} returned an estimate of shape {tuple(x.shape)} at {where}; this measurement "
+                       f"needs (B, H, W) = {shape}.")
+    try:
+        return x, float(residual)
+    except (TypeError, ValueError):
+        raise JobError(f"{label} returned the residual {residual!r} at {where}; it must be a number.") from None
+
+
 def _run_measurement(job: Job, spec, settings, device: torch.device, mask: np.ndarray, index: int,
                      position: int, cancel: CancelToken | None, trace: list) -> Iterator[Event]:
     cap = job.capture
@@ -191,6 +207,7 @@ def _run_measurement(job: Job, spec, settings, device: torch.device, mask: np.nd
         _sync(device)
         seconds = time.perf_counter() - t0
     last_good, residual, k, message = x0, math.nan, 0, None
+    good_residual = math.nan  # the residual of last_good
     p = s = None
     for k in range(1, solver.max_iter + 1):
         if cancel is not None and cancel.is_set():
@@ -198,18 +215,18 @@ def _run_measurement(job: Job, spec, settings, device: torch.device, mask: np.nd
             break
         with torch.inference_mode():
             t0 = time.perf_counter()
-            x, residual = _guarded(solver.step, f"{spec.label} failed at iteration {k_offset + k} of measurement {index}")
-            if tuple(x.shape) != tuple(op.mask.shape):
-                raise JobError(f"{spec.label} returned an estimate of shape {tuple(x.shape)}; this measurement "
-                               f"needs (B, H, W) = {tuple(op.mask.shape)}.")
+            where = f"iteration {k_offset + k} of measurement {index}"
+            x, residual = _checked_step(_guarded(solver.step, f"{spec.label} failed at {where}"),
+                                        spec.label, where, tuple(op.mask.shape))
             _sync(device)
             seconds += time.perf_counter() - t0
             if not math.isfinite(residual) or not bool(torch.isfinite(x).all()):
                 message = (f"stopped at iteration {k_offset + k}: the estimate became NaN/Inf "
                            "(the iteration diverged); kept the last finite estimate.")
                 k -= 1
+                residual = good_residual  # the result describes the estimate it keeps
                 break
-            last_good = x
+            last_good, good_residual = x, residual
             done = solver.converged() or k == solver.max_iter
             preview = done or k % max(1, job.preview_every) == 0
             p = s = None

@@ -87,7 +87,8 @@ def load_plugins() -> list[str]:
             except BaseException as exc:  # noqa: BLE001 - a broken plugin (even sys.exit) must not take the app down
                 sys.modules.pop(name, None)
                 _check_registrations(before, registries)
-                load_errors[str(path)] = f"{type(exc).__name__}: {exc}"
+                load_errors[str(path)] = (f"it called sys.exit({exc.code!r}) while loading"
+                                          if isinstance(exc, SystemExit) else f"{type(exc).__name__}: {exc}")
                 log.warning("plugin %s failed to load: %s", path, exc)
                 continue
             problem = _check_registrations(before, registries)

@@ -135,3 +135,21 @@ def test_info_on_a_file_without_known_names_keeps_stdout_clean(tmp_path, capsys)
     report = json.loads(captured.out)  # still valid JSON: the error and what the file holds
     assert "no measurement" in report["error"] and report["file"] is not None
     assert main(["info", str(path), "--meas-var", "zzz", "--mask-var", "qqq"]) == 0
+
+
+def test_exports_do_not_replace_what_is_there(tmp_path, capsys):
+    notes = tmp_path / "results"
+    notes.mkdir()
+    (notes / "notes.txt").write_text("important")
+    assert main(["reconstruct", "--iters", "2", "--out", str(tmp_path / "results.png"), "--quiet"]) == 2
+    assert "a folder holding other files" in capsys.readouterr().err
+    assert (notes / "notes.txt").read_text() == "important"
+    out = tmp_path / "r.npz"
+    assert main(["reconstruct", "--iters", "2", "--out", str(out), "--quiet"]) == 0
+    before = out.read_bytes()
+    assert main(["reconstruct", "--iters", "3", "--out", str(out), "--quiet"]) == 2
+    assert "already exists" in capsys.readouterr().err and out.read_bytes() == before
+    assert main(["reconstruct", "--iters", "3", "--out", str(out), "--overwrite", "--quiet"]) == 0
+    frames = tmp_path / "f.png"
+    assert main(["reconstruct", "--iters", "2", "--out", str(frames), "--quiet"]) == 0
+    assert main(["reconstruct", "--iters", "2", "--out", str(frames), "--overwrite", "--quiet"]) == 0  # its own frames

@@ -1,5 +1,6 @@
 """The engine: one event per iteration, metrics, cancel, warm start, faults."""
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -127,6 +128,8 @@ def test_divergence_stops_with_message_and_keeps_last_good(small_demo):
     assert r.iterations == 3
     assert "NaN" in r.message
     assert np.isfinite(r.estimate).all()
+    assert r.final_residual == 0.01  # the kept estimate's, not the diverged step's
+    json.dumps(final.report(), allow_nan=False)  # valid JSON
 
 
 class _BuggySolver(_DivergingSolver):
@@ -136,6 +139,8 @@ class _BuggySolver(_DivergingSolver):
         self.k += 1
         if self.s.blow_up_at == 0:
             return self.x[0], 0.01
+        if self.s.blow_up_at < 0:
+            return None
         if self.k >= self.s.blow_up_at:
             raise ValueError("plugin step failed")
         return self.x, 0.01
@@ -143,7 +148,9 @@ class _BuggySolver(_DivergingSolver):
 
 @pytest.mark.parametrize("blow_up_at, message", [
     (2, "Buggy failed at iteration 2 of measurement 0: ValueError: plugin step failed"),
-    (0, r"Buggy returned an estimate of shape \(64, 64\); this measurement needs \(B, H, W\) = \(8, 64, 64\)"),
+    (0, r"Buggy returned an estimate of shape \(64, 64\) at iteration 1 of measurement 0; "
+        r"this measurement needs \(B, H, W\) = \(8, 64, 64\)"),
+    (-1, r"Buggy returned NoneType at iteration 1 of measurement 0"),
 ])
 def test_a_solver_bug_is_reported_as_a_job_error(small_demo, blow_up_at, message):
     register_algorithm(AlgorithmSpec("test-buggy", "Buggy", _DivergeSettings, _BuggySolver))

@@ -73,5 +73,18 @@ def test_a_plugin_that_exits_or_needs_settings_values_is_reported(tmp_path, monk
     _fresh_plugins(monkeypatch, [tmp_path])
     plugins.load_plugins()  # returns: sys.exit in a plugin does not end the program
     errors = {p.rsplit("/", 1)[-1]: e for p, e in plugins.load_errors.items()}
-    assert errors["exits.py"].startswith("SystemExit") and "without defaults" in errors["required.py"]
+    assert errors["exits.py"] == "it called sys.exit(3) while loading" and "without defaults" in errors["required.py"]
     assert "req-field" not in algorithm_names()
+
+
+def test_the_readme_example_plugin_runs_as_written(tmp_path, monkeypatch, small_demo):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "plugins" / "README.md").read_text()
+    code = re.search(r"## An algorithm\n\n```python\n(.*?)```", readme, re.S).group(1)
+    (tmp_path / "readme_example.py").write_text(code)
+    _fresh_plugins(monkeypatch, [tmp_path])
+    assert plugins.load_plugins() == ["readme_example"] and not plugins.load_errors
+    final = execute(Job(small_demo, "my-algo", {"iterations": 3}, device="cpu", measurements=[0]))
+    assert [e.k for e in final.trace] == [1, 2, 3]

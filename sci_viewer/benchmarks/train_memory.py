@@ -1,4 +1,4 @@
-"""Peak memory of one DE-GAP training step vs the number of forward iterations (implicit backward).
+"""Peak memory of one DE-GAP (or DE-RNN) training step vs the number of forward iterations (implicit backward).
 
 One step = Anderson solve of ``z = D(P_y(z))`` without a graph for exactly N iterations (tol 0),
 one differentiable application, the loss, the implicit backward (``a = J^T a + g`` by Anderson),

@@ -41,6 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N (default: auto)")
     p.add_argument("--out", help="export the reconstruction: .mp4 .gif .tif .png .npz .mat")
     p.add_argument("--fps", type=float, default=10.0, help="frame rate of video exports")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--report", help="write a JSON report here")
     p.add_argument("--metrics", help="write per-iteration metrics (CSV) here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -127,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     args.algo, args.device = args.algo or "gap-tv", args.device or "auto"
     resolve_device(args.device)  # an unknown or missing device is named before any work
     if args.out:
-        check_export_target(args.out, args.fps)  # a bad --out or --fps is refused before the run
+        check_export_target(args.out, args.fps, args.overwrite)  # refused before the run, not after
     capture = load_from_args(args)
     capture.require_mask()
     job = Job(capture, args.algo, _settings_from_args(args, args.algo, base), device=args.device,
@@ -168,7 +169,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         from sci_viewer.export import export_video, save_config_yaml
 
-        path = export_video(args.out, final.reconstruction, fps=args.fps, metadata={"config": final.config})
+        path = export_video(args.out, final.reconstruction, fps=args.fps, metadata={"config": final.config},
+                            overwrite=args.overwrite)
         save_config_yaml(Path(str(path) + ".yaml"), final.config)
         print(f"wrote {path}")
     return 0

@@ -15,7 +15,7 @@ CHECKPOINTS = RESOURCES_DIR.parent / "checkpoints"
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
-        "train", help="train a denoiser and fine-tune it as a DE-GAP model",
+        "train", help="train a model: a denoiser (pretrained, then through DE-GAP's fixed point) or a DE-RNN iteration",
         description="Train from a YAML config (stages: pretrain, deq). Checkpoints, log.jsonl and the "
                     "exported models (best.pt, <stage>_final.pt) go to the run folder.",
     )

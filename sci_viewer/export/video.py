@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -149,9 +150,16 @@ def output_path(path: str | os.PathLike) -> Path:
     return p.with_suffix("") if p.suffix.lower() == ".png" else p
 
 
-def check_export_target(path: str | os.PathLike, fps: float = 10) -> Path:
+def _earlier_png_export(folder: Path) -> bool:
+    """True if ``folder`` holds only the frames of an earlier ``.png`` export to the same name."""
+    pattern = re.compile(re.escape(folder.name) + r"_\d+\.png")
+    return all(child.is_file() and pattern.fullmatch(child.name) for child in folder.iterdir())
+
+
+def check_export_target(path: str | os.PathLike, fps: float = 10, overwrite: bool = True) -> Path:
     """Refuse what :func:`export_video` would refuse about ``path`` and ``fps`` (format, frame rate,
-    a missing folder), so a long job can be checked before it runs. Returns the path written."""
+    a missing folder, something in the way), so a long job can be checked before it runs.
+    Returns the path written."""
     requested = Path(path)
     suffix = requested.suffix.lower()
     if suffix not in EXPORT_FORMATS:
@@ -168,6 +176,14 @@ def check_export_target(path: str | os.PathLike, fps: float = 10) -> Path:
         why = f"'{blocker}' is a file, not a folder" if blocker is not None and not blocker.is_dir() \
             else f"the folder '{folder}' does not exist"
         raise ExportError(f"Cannot export to '{target}': {why}.")
+    if target.exists():
+        if suffix == ".png" and (not target.is_dir() or not _earlier_png_export(target)):
+            what = "a file" if not target.is_dir() else "a folder holding other files"
+            raise ExportError(f"Cannot export PNG frames to '{target}': {what} is there; choose another name.")
+        if suffix != ".png" and target.is_dir():
+            raise ExportError(f"Cannot export to '{target}': a folder of that name is there; choose another name.")
+        if not overwrite:
+            raise ExportError(f"'{target}' already exists; choose another name or allow overwriting.")
     return target
 
 
@@ -199,11 +215,9 @@ def export_video(path: str | os.PathLike, video: np.ndarray, *, fps: float = 10,
     :class:`~sci_viewer.errors.ExportError`; an existing file is never replaced by a partial one.
     """
     suffix = Path(path).suffix.lower()
-    target = check_export_target(path, fps)
+    target = check_export_target(path, fps, overwrite)
     frames = as_frames(video)
     lo, hi = value_range(frames, scale)
-    if target.exists() and not overwrite:
-        raise ExportError(f"'{target}' already exists; choose another name or allow overwriting.")
     meta = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "fps": fps,
             "scale": scale, "shape": list(np.shape(video)), **(metadata or {})}
     job = _Export(frames, np.asarray(video), float(fps), scale, lo, hi,
