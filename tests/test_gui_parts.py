@@ -502,3 +502,22 @@ def test_sampled_percentiles_are_close_to_the_full_ones():
     assert np.allclose(sampled_percentile(volume, [0.5, 99.5]), np.percentile(volume, [0.5, 99.5]), rtol=0.02)
     small = volume[0, :8, :8]
     assert np.array_equal(sampled_percentile(small, 50), np.percentile(small, 50))  # small: all values
+
+
+def test_export_asks_before_replacing_a_typed_existing_file(window, small_demo, tmp_path, qtbot):
+    from sci_viewer.gui.testing import RUN_TIMEOUT_MS, run_and_wait
+
+    window.set_capture(small_demo)
+    window.run_panel.form.set_values({"iterations": 2})
+    run_and_wait(qtbot, window)
+    target = tmp_path / "keep.npz"
+    target.write_bytes(b"mine")
+    dialog = window.show_export_dialog()
+    dialog.set_path(target)
+    dialog.start_export()
+    assert not dialog.is_running() and "press Export again to replace" in dialog.status.text()
+    assert target.read_bytes() == b"mine"
+    with qtbot.waitSignal(dialog.sigExported, timeout=RUN_TIMEOUT_MS):
+        dialog.start_export()  # the second press replaces it
+    assert target.read_bytes() != b"mine"
+    dialog.close()

@@ -48,6 +48,17 @@ def mixed_measurements(items: list[ExportItem]) -> str | None:
             "Untick items until they match, or untick the side-by-side composite.")
 
 
+def planned_paths(items: list[ExportItem], target: Path, composite: bool) -> list[Path]:
+    """The files an export of ``items`` to ``target`` writes: one, or one per item named by its label."""
+    if composite or len(items) == 1:
+        return [target]
+    paths = []
+    for i in items:
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in i.label).strip("_")
+        paths.append(target.with_name(f"{target.stem}_{safe}{target.suffix}"))
+    return paths
+
+
 def export_items(items: list[ExportItem], target: Path, *, fps: float, scale: str, composite: bool,
                  progress: Callable[[int, int], None], cancel: CancelToken) -> list[Path]:
     """Write ``items`` to ``target`` (one file, or one per item with the label in the name), and
@@ -62,13 +73,8 @@ def export_items(items: list[ExportItem], target: Path, *, fps: float, scale: st
     if composite and len(items) > 1:
         frames = side_by_side([flat(i.video) for i in items], [i.label for i in items])
         jobs = [(target, frames, {**config, "runs": [i.config for i in items]})]
-    elif len(items) == 1:
-        jobs = [(target, items[0].video, {**items[0].config, **config})]
     else:
-        jobs = []
-        for i in items:
-            safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in i.label).strip("_")
-            jobs.append((target.with_name(f"{target.stem}_{safe}{target.suffix}"), i.video, {**i.config, **config}))
+        jobs = [(path, i.video, {**i.config, **config}) for path, i in zip(planned_paths(items, target, False), items)]
     from sci_viewer.errors import JobCancelled
 
     written = []
@@ -102,6 +108,7 @@ class ExportDialog(QDialog):
         self._items = {i.key: i for i in items}
         self._worker: TaskWorker | None = None
         self._worker_thread = None
+        self._confirmed: tuple | None = None  # an export plan whose existing files the user chose to replace
         self.item_list = QListWidget()
         for it in items:
             w = QListWidgetItem(it.label)
@@ -195,6 +202,16 @@ class ExportDialog(QDialog):
         if problem:
             self.status.setText(problem)
             return
+        from sci_viewer.export import output_path
+
+        there = [p for p in planned_paths(items, target, composite) if output_path(p).exists()]
+        plan = (target, composite, tuple(i.key for i in items))
+        if there and self._confirmed != plan:  # a typed name skips the file dialog's own question
+            self._confirmed = plan
+            self.status.setText(f"{', '.join(p.name for p in there)} already exist{'s' if len(there) == 1 else ''}: "
+                                "press Export again to replace, or change the name.")
+            return
+        self._confirmed = None
         self.export_button.setEnabled(False)
         self.status.setText(f"Exporting to {target} …")
         self.progress.setRange(0, 0)
