@@ -6,6 +6,7 @@ Arrays are kept as loaded (no copy, any numeric dtype); :meth:`Capture.measureme
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
@@ -134,7 +135,7 @@ class Capture:
                 f"Measurement index {bad} is out of range: '{self.name}' has "
                 f"{self.n_meas} measurement(s), numbered 0..{self.n_meas - 1}."
             )
-        twice = sorted({i for i in indices if list(indices).count(i) > 1})
+        twice = sorted(i for i, n in Counter(indices).items() if n > 1)
         if twice:
             raise CaptureError(f"Measurement {', '.join(map(str, twice))} is listed more than once.")
         return list(indices)

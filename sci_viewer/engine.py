@@ -67,6 +67,10 @@ class Job:
     k_offset: int | Sequence[int] = 0
     job_id: int = field(default_factory=lambda: next(_job_ids))
 
+    def k_offset_at(self, position: int) -> int:
+        """Iterations the measurement at ``position`` had before this job."""
+        return self.k_offset if isinstance(self.k_offset, int) else int(self.k_offset[position])
+
     def config(self) -> dict[str, Any]:
         """Everything needed to rerun this job (saved beside exports)."""
         spec = get_algorithm(self.algo)
@@ -195,7 +199,7 @@ def _run_measurement(job: Job, spec, settings, device: torch.device, mask: np.nd
     warm = None if job.warm_start is None else job.warm_start[position]
     x0 = None if warm is None else torch.from_numpy(np.ascontiguousarray(warm, dtype=np.float32)).to(device)
     state = None if x0 is None or job.warm_state is None else job.warm_state[position]
-    k_offset = job.k_offset if isinstance(job.k_offset, int) else int(job.k_offset[position])
+    k_offset = job.k_offset_at(position)
     # Grad mode is thread-local: enter inference mode per step, never across a ``yield``, or it
     # would leak into the consumer's code between events.
     with torch.inference_mode():
@@ -203,7 +207,8 @@ def _run_measurement(job: Job, spec, settings, device: torch.device, mask: np.nd
         solver = _guarded(lambda: spec.make_solver(op, y, settings, x0),  # timed: it may compute a start
                           f"{spec.label} could not start on measurement {index}")
         if state and hasattr(solver, "restore"):
-            solver.restore({k: torch.from_numpy(np.asarray(v)).to(device) for k, v in state.items()})
+            _guarded(lambda: solver.restore({k: torch.from_numpy(np.asarray(v)).to(device) for k, v in state.items()}),
+                     f"{spec.label} could not continue measurement {index} from its saved state")
         _sync(device)
         seconds = time.perf_counter() - t0
     last_good, residual, k, message = x0, math.nan, 0, None

@@ -9,6 +9,13 @@ from __future__ import annotations
 import torch
 
 
+def frame_weights(mask: torch.Tensor, phi_sum: torch.Tensor) -> torch.Tensor:
+    """``B * Phi_b^2 / Phi_sum`` for masks (..., B, H, W) and their (..., H, W) sums (0 sums already 1):
+    each frame's share of GAP's correction at each pixel, times B (mean 1, 0 where a frame is dark).
+    What a mask-aware denoiser is given; unchanged when the mask is scaled."""
+    return mask.shape[-3] * mask * mask / phi_sum.unsqueeze(-3)
+
+
 class Cacti:
     """Forward operator of one mask, with the GAP projection built on it."""
 
@@ -38,11 +45,9 @@ class Cacti:
         return self.mask * r.unsqueeze(-3)
 
     def frame_weights(self) -> torch.Tensor:
-        """``B * Phi_b^2 / Phi_sum`` (B, H, W): each frame's share of GAP's correction at each pixel,
-        times B (mean 1, 0 where a frame is dark). What a mask-aware denoiser is given; unchanged when
-        the mask is scaled."""
+        """:func:`frame_weights` of this mask (B, H, W), computed once."""
         if self._weights is None:
-            self._weights = self.n_frames * self.mask * self.mask / self.phi_sum
+            self._weights = frame_weights(self.mask, self.phi_sum)
         return self._weights
 
     def initial(self, y: torch.Tensor) -> torch.Tensor:

@@ -27,6 +27,19 @@ def unwrap_optional(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
+def check_range(label: str, name: str, meta: Any, value: Any) -> None:
+    """Refuse a number outside a field's ``min`` / ``max`` (inclusive) or ``above`` (exclusive) metadata."""
+    meta = meta or {}
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    if "min" in meta and value < meta["min"]:
+        raise JobError(f"{label} {name} must be {meta['min']} or more, got {value}.")
+    if "max" in meta and value > meta["max"]:
+        raise JobError(f"{label} {name} must be {meta['max']} or less, got {value}.")
+    if "above" in meta and not value > meta["above"]:
+        raise JobError(f"{label} {name} must be more than {meta['above']}, got {value}.")
+
+
 def checked_value(label: str, name: str, hint: Any, value: Any) -> Any:
     """``value`` if it fits the declared type ``hint`` (an int where a float is declared becomes a
     float; a ``list[X]`` is checked item by item); otherwise a JobError naming the setting."""

@@ -24,7 +24,7 @@ import torch
 
 from sci_viewer.errors import JobError
 from sci_viewer.physics import Cacti
-from sci_viewer.value_types import checked_value
+from sci_viewer.value_types import check_range, checked_value
 
 
 class Solver(Protocol):
@@ -75,21 +75,8 @@ class AlgorithmSpec:
                    for name, value in overrides.items()}
         for f in dataclasses.fields(self.settings_type):
             if f.name in checked:
-                check_range(self.label, f, checked[f.name])
+                check_range(self.label, f.name, f.metadata, checked[f.name])
         return self.settings_type(**checked)
-
-
-def check_range(label: str, f: dataclasses.Field, value: Any) -> None:
-    """Refuse a number outside the field's ``min`` / ``max`` (inclusive) or ``above`` (exclusive) metadata."""
-    meta = f.metadata or {}
-    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
-        return
-    if "min" in meta and value < meta["min"]:
-        raise JobError(f"{label} {f.name} must be {meta['min']} or more, got {value}.")
-    if "max" in meta and value > meta["max"]:
-        raise JobError(f"{label} {f.name} must be {meta['max']} or less, got {value}.")
-    if "above" in meta and not value > meta["above"]:
-        raise JobError(f"{label} {f.name} must be more than {meta['above']}, got {value}.")
 
 
 _REGISTRY: dict[str, AlgorithmSpec] = {}

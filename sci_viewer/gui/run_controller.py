@@ -52,7 +52,7 @@ class RunController(QObject):
         self._worker: JobWorker | None = None
         self._worker_thread: QThread | None = None
         self._job_id: int | None = None
-        self._k_offsets: list[int] = []
+        self._job: Job | None = None
         self.runner = None  # tests may replace the engine's run_job (fault injection)
 
     # -- state -------------------------------------------------------------------------------
@@ -61,7 +61,7 @@ class RunController(QObject):
 
     def k_offset(self, position: int) -> int:
         """Iterations the measurement at ``position`` had before the current job (continued runs)."""
-        return self._k_offsets[position] if position < len(self._k_offsets) else 0
+        return self._job.k_offset_at(position) if self._job is not None else 0
 
     def wait(self, ms: int = 30000) -> bool:
         """Block until the worker thread ended (for shutdown); see :func:`join_thread`."""
@@ -110,8 +110,7 @@ class RunController(QObject):
     def _launch(self, record: RunRecord, job: Job) -> None:
         self.current = record
         self._job_id = job.job_id
-        self._k_offsets = [job.k_offset] * len(record.measurements) if isinstance(job.k_offset, int) \
-            else list(job.k_offset)
+        self._job = job
         record.job_ids.append(job.job_id)
         worker = JobWorker(job) if self.runner is None else JobWorker(job, self.runner)
         worker.sigIteration.connect(self._on_iteration)

@@ -30,7 +30,6 @@ class RunRecord:
     estimates: dict[int, np.ndarray] = field(default_factory=dict)  # measurement → (B, H, W)
     results: dict[int, MeasurementResult] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
-    last_k: int = 0  # the highest iteration number so far
     k_done: dict[int, int] = field(default_factory=dict)  # measurement → iterations done
     finished: bool = False
     cancelled: bool = False
@@ -47,9 +46,13 @@ class RunRecord:
         """Finished or stopped with an estimate to go on from (measurements a stop left out start afresh)."""
         return self.finished and bool(self.estimates)
 
+    @property
+    def last_k(self) -> int:
+        """The highest iteration number so far."""
+        return max(self.k_done.values(), default=0)
+
     def note_iteration(self, measurement: int, k: int) -> None:
         self.k_done[measurement] = max(self.k_done.get(measurement, 0), k)
-        self.last_k = max(self.last_k, k)
 
     def reconstruction(self) -> np.ndarray:
         """(n, B, H, W) estimates in measurement order (those available)."""

@@ -53,23 +53,15 @@ def load_capture_task(path: Path, mask_path: Path | None) -> Task:
 
 def load_mask_task(capture: Capture, path: Path) -> Task:
     def load(progress, cancel) -> Capture:
+        from dataclasses import replace
+
         from sci_viewer.io import load_mask
 
         # A longer calibration file (e.g. 50 frames) for a capture named "..._cr_10": its first B,
-        # as the command line does; a mask of fewer frames is used whole.
-        from dataclasses import replace
-
-        from sci_viewer.io import frames_from_name
-
-        mask = load_mask(path, frames_hint=capture.source)
-        paired = capture.with_mask(mask, str(path))
-        named = frames_from_name(capture.source) if capture.source else None
-        if named is not None and named > mask.shape[0]:
-            note = (f"B = {named} from the file name '{Path(capture.source).name}', but the mask "
-                    f"'{path.name}' has {mask.shape[0]} frames: using B = {mask.shape[0]}. "
-                    "Check that this is the capture's mask.")
-            paired = replace(paired, notes=(*paired.notes, note))
-        return paired
+        # as the command line does; a mask of fewer frames is used whole. The notes say which.
+        notes: list[str] = []
+        mask = load_mask(path, frames_hint=capture.source, notes=notes)
+        return replace(capture.with_mask(mask, str(path)), notes=(*capture.notes, *notes))
 
     return load
 

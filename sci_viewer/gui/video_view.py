@@ -13,16 +13,16 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout
                                QSlider, QSpinBox, QVBoxLayout, QWidget)
 
 from sci_viewer.gui.colormaps import NAMES, colormap
+from sci_viewer.metrics import psnr_per_frame
 
 SOURCES = ["Estimate", "Ground truth", "Measurement", "Mask"]
 Provider = Callable[[str, int], "np.ndarray | None"]
 
 
 def frame_psnr(estimate: np.ndarray, truth: np.ndarray) -> float:
-    """PSNR (dB) of one frame on the [0, 1] scale, data range 1, as the engine and reports compute it
-    (the estimate as it is, not clipped)."""
-    mse = float(np.mean((estimate.astype(np.float64) - truth) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
+    """PSNR (dB) of one frame on the [0, 1] scale: :func:`sci_viewer.metrics.psnr_per_frame`, as the
+    engine and reports compute it (the estimate as it is, not clipped)."""
+    return float(psnr_per_frame(estimate, truth)[0])
 
 
 def sampled_percentile(volume: np.ndarray, q: float | list[float], max_samples: int = 1 << 18) -> np.ndarray:

@@ -214,7 +214,8 @@ def _read_mask_role(path: Path, var: str | None, notes: list[str]) -> Role:
 
 
 def load_mask(path: PathLike, var: str | None = None, n_frames: int | None = None,
-              layout: str = "auto", frames_hint: PathLike | None = None) -> np.ndarray:
+              layout: str = "auto", frames_hint: PathLike | None = None,
+              notes: list[str] | None = None) -> np.ndarray:
     """Load a mask (B, H, W) from any supported file, e.g. to pair with a measurement.
 
     ``var``: the variable (default: ``mask`` or an alias, or the file's only array).
@@ -223,9 +224,10 @@ def load_mask(path: PathLike, var: str | None = None, n_frames: int | None = Non
     unless ``layout`` says otherwise. The dtype is kept (binary or calibrated grey-level masks).
     ``frames_hint``: the capture's file; a B its name states (``..._cr_10``) picks the first B frames
     of a longer mask, as :func:`load_capture` does, and a mask with fewer frames is used whole.
+    ``notes``: a list to which how the mask was read is appended (frames used, 0/255 values).
     """
     path = Path(path)
-    notes: list[str] = []
+    notes = [] if notes is None else notes
     hint = _cr_hint(Path(frames_hint)) if frames_hint else None
     forced = parse_layout(layout)
     with open_reader(path) as rd:

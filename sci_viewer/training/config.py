@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from sci_viewer.errors import JobError
-from sci_viewer.value_types import checked_value
+from sci_viewer.value_types import check_range, checked_value
 from sci_viewer.solvers import AndersonSettings
 
 #: ``deq.backward`` values: phantom (the default) | jfb (Jacobian-free) | neumann | implicit.
@@ -29,11 +29,8 @@ class DataConfig:
     strides: list[int] = field(default_factory=lambda: [1, 2])  # temporal stride drawn per sample
     scales: list[int] = field(default_factory=lambda: [1, 2])   # spatial downscale drawn per sample
     mask_density: list[float] = field(default_factory=lambda: [0.5, 0.5])  # P(mask=1) range
-    translating: float = 0.0        # share of samples whose mask translates one pixel per frame (sim.translating_mask)
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.translating <= 1.0:
-            raise JobError(f"data.translating is a share of the samples, from 0 to 1; got {self.translating}.")
+    # share of samples whose mask translates one pixel per frame (sim.translating_mask)
+    translating: float = field(default=0.0, metadata={"min": 0, "max": 1})
 
 
 @dataclass
@@ -136,8 +133,12 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
     for key, val in values.items():
         sub = {"model": ModelConfig, "data": DataConfig, "pretrain": PretrainConfig, "deq": DeqConfig,
                "val": ValConfig}.get(key) if cls is TrainConfig else None
+        if sub:
+            kwargs[key] = _build(sub, val, key)
+            continue
         name = key if cls is TrainConfig else f"{where}.{key}"
-        kwargs[key] = _build(sub, val, key) if sub else checked_value("Training config", name, hints[key], val)
+        kwargs[key] = checked_value("Training config", name, hints[key], val)
+        check_range("Training config", name, fields[key].metadata, kwargs[key])
     return cls(**kwargs)
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from sci_viewer.physics import frame_weights
+
 
 def random_masks(rng: np.random.Generator, n: int, b: int, h: int, w: int, density: tuple[float, float],
                  translating: float = 0.0) -> torch.Tensor:
@@ -49,9 +51,9 @@ class BatchCacti:
         self._weights: torch.Tensor | None = None
 
     def frame_weights(self) -> torch.Tensor:
-        """``B * Phi_b^2 / Phi_sum`` (N, B, H, W), as :meth:`sci_viewer.physics.Cacti.frame_weights`."""
+        """:func:`sci_viewer.physics.frame_weights` of each sample's mask (N, B, H, W), computed once."""
         if self._weights is None:
-            self._weights = self.mask.shape[1] * self.mask * self.mask / self.phi_sum.unsqueeze(1)
+            self._weights = frame_weights(self.mask, self.phi_sum)
         return self._weights
 
     def A(self, x: torch.Tensor) -> torch.Tensor:
