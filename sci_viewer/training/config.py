@@ -18,6 +18,8 @@ from sci_viewer.solvers import AndersonSettings
 BACKWARDS = ("phantom", "jfb", "neumann", "implicit")
 #: ``val.masks`` values.
 VAL_MASKS = ("iid", "translating")
+#: ``val.kind`` values: DE-GAP solves on masked crops, or plain Gaussian denoising of the crops.
+VAL_KINDS = ("deq", "denoise")
 
 
 @dataclass
@@ -40,6 +42,7 @@ class PretrainConfig:
     crop: int = 96
     lr: float = 5e-4
     sigma_max: float = 50 / 255
+    sigma_min: float = field(default=0.0, metadata={"min": 0})  # Gaussian inputs: sigma ~ U[sigma_min, sigma_max]
     p_gaussian: float = 0.4        # plain Gaussian noise; the rest are GAP-projected errors
     p_temporal: float = 0.2        # of the projected ones: a temporal-blur error (GAP-TV-like)
     proj_sigma_max: float = 0.25   # std of the error before projection
@@ -88,11 +91,19 @@ class ValConfig:
     # mask kinds validated on (each with its own fixed masks; val_psnr is their mean):
     # "iid" (an independent mask per frame) and "translating" (sim.translating_mask)
     masks: list[str] = field(default_factory=lambda: ["iid"])
+    # "deq": DE-GAP solves (the above); "denoise": Gaussian denoising PSNR of the crops at each of
+    # ``sigmas`` (/255), val_psnr their mean -- the measure for a denoiser trained for PnP-GAP
+    kind: str = "deq"
+    sigmas: list[float] = field(default_factory=lambda: [10.0, 25.0, 50.0])
 
     def __post_init__(self) -> None:
         bad = [m for m in self.masks if m not in VAL_MASKS]
         if bad or not self.masks:
             raise JobError(f"val.masks must list one or more of {', '.join(VAL_MASKS)}; got {self.masks}.")
+        if self.kind not in VAL_KINDS:
+            raise JobError(f"val.kind must be one of {', '.join(VAL_KINDS)}; got {self.kind!r}.")
+        if not self.sigmas or any(not 0 <= s <= 255 for s in self.sigmas):
+            raise JobError(f"val.sigmas must list noise levels on the 0..255 scale; got {self.sigmas}.")
 
 
 @dataclass

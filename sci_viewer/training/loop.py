@@ -195,8 +195,11 @@ class Trainer:
             u = self.rng.random()
             noise = torch.from_numpy(self.rng.standard_normal(g.shape).astype(np.float32)).to(g.device)
             if u < pc.p_gaussian:
-                s = float(self.rng.uniform(0, pc.sigma_max))
+                s = float(self.rng.uniform(pc.sigma_min, pc.sigma_max))
                 e = s * noise
+                inputs.append(g + e)
+                sigmas.append(s)  # the true level: what a noise-conditioned net is told at inference
+                continue
             else:
                 s = float(self.rng.uniform(0.01, pc.proj_sigma_max))
                 if self.rng.random() < pc.p_temporal:
@@ -272,6 +275,8 @@ class Trainer:
         (the mean over the kinds, and each kind's), iterations, residual."""
         if self.val_data is None:
             return {}
+        if self.cfg.val.kind == "denoise":
+            return self._validate_denoise()
         vc = self.cfg.val
         gt = self.val_data.to(self.device)
         was_training = self.net.training
@@ -293,6 +298,27 @@ class Trainer:
                 out[f"val_psnr_{kind}"] = psnrs[-1]
         self.net.train(was_training)
         return {"val_psnr": float(np.mean(psnrs)), "val_iters": max(iters), "val_residual": max(residuals), **out}
+
+    @torch.no_grad()
+    def _validate_denoise(self) -> dict[str, float]:
+        """Gaussian denoising of the held-out crops at each ``val.sigmas`` (fixed noise): PSNR per level
+        and their mean as ``val_psnr``. A recurrent model has no denoising form: DE-GAP validation only."""
+        if self.recurrent:
+            raise JobError("val.kind: denoise needs a denoiser; DE-RNN is validated by its fixed point (kind: deq).")
+        gt = self.val_data.to(self.device)  # type: ignore[union-attr]
+        gen = torch.Generator().manual_seed(4323)
+        noise = torch.randn(gt.shape, generator=gen).to(self.device)
+        op = BatchCacti(torch.ones_like(gt))  # for a mask-aware net: uniform frame weights
+        was_training = self.net.training
+        self.net.eval()
+        out: dict[str, float] = {}
+        for level in self.cfg.val.sigmas:
+            s = level / 255.0
+            den = torch.cat([denoise(self.net, gt[i : i + 1] + s * noise[i : i + 1], s, BatchCacti(op.mask[i : i + 1]))
+                             for i in range(gt.shape[0])])
+            out[f"val_psnr_s{level:g}"] = psnr(den, gt)
+        self.net.train(was_training)
+        return {"val_psnr": float(np.mean(list(out.values()))), "val_iters": 0, "val_residual": 0.0, **out}
 
     # ------------------------------------------------------------------ run
     def _handle_signal(self, *_: Any) -> None:
