@@ -21,7 +21,7 @@ from sci_viewer.algorithms import get_algorithm
 from sci_viewer.algorithms.base import settings_to_dict
 from sci_viewer.capture import Capture
 from sci_viewer.errors import JobError, SciViewerError
-from sci_viewer.metrics import psnr, ssim
+from sci_viewer.metrics import data_residual, psnr, ssim
 from sci_viewer.physics import Cacti
 from sci_viewer.settings import resolve_device
 
@@ -95,6 +95,9 @@ class IterationEvent:
     ssim: float | None
     estimate: np.ndarray | None  # (B, H, W) float32, [0, 1] scale, on preview iterations
     seconds: float  # solver time so far on this measurement
+    # ||y - A x_k|| / ||y||: what the measurement still disagrees with (needs no ground truth);
+    # None where metrics are not tracked
+    data_residual: float | None = None
 
 
 @dataclass
@@ -110,6 +113,7 @@ class MeasurementResult:
     message: str | None = None  # e.g. why it stopped early
     # what a solver needs besides the estimate to carry on exactly (see Job.warm_state)
     state: dict[str, np.ndarray] | None = None
+    final_data_residual: float | None = None  # ||y - A x|| / ||y|| of the kept estimate
 
 
 @dataclass
@@ -147,6 +151,7 @@ class JobFinished:
                 {"index": r.index, "psnr": r.psnr, "ssim": r.ssim, "seconds": r.seconds,
                  "iterations": r.iterations,
                  "final_residual": r.final_residual if math.isfinite(r.final_residual) else None,  # JSON: null
+                 "final_data_residual": r.final_data_residual,
                  "converged": r.converged, "message": r.message}
                 for r in self.results
             ],
@@ -234,13 +239,15 @@ def _run_measurement(job: Job, spec, settings, device: torch.device, mask: np.nd
             last_good, good_residual = x, residual
             done = solver.converged() or k == solver.max_iter
             preview = done or k % max(1, job.preview_every) == 0
-            p = s = None
+            p = s = dr = None
+            if job.track_metrics:  # one A x: about 1/B of a GAP projection's work
+                dr = data_residual(y, op.A(x))
             if truth is not None and job.track_metrics:
                 p = psnr(x, truth)
                 if preview or k % max(1, job.ssim_every) == 0:
                     s = ssim(x, truth)
             estimate = x.float().cpu().numpy() if preview else None
-        event = IterationEvent(job.job_id, index, position, k_offset + k, residual, p, s, estimate, seconds)
+        event = IterationEvent(job.job_id, index, position, k_offset + k, residual, p, s, estimate, seconds, dr)
         trace.append(IterationEvent(**{**event.__dict__, "estimate": None}))
         yield event
         if done:
@@ -255,10 +262,12 @@ def _run_measurement(job: Job, spec, settings, device: torch.device, mask: np.nd
         elif truth is not None and p is None:  # stopped before any metric: PSNR is cheap
             p = psnr(last_good, truth)
         converged = bool(k > 0 and solver.converged())
+        final_dr = data_residual(y, op.A(last_good))
         # the state goes with the estimate: after a divergence the estimate is an older iterate
         kept = {k_: v.cpu().numpy() for k_, v in solver.state().items()} \
             if hasattr(solver, "state") and message is None and k > 0 else None
-    yield MeasurementResult(index, estimate, p, s, seconds, k_offset + k, residual, converged, message, kept)
+    yield MeasurementResult(index, estimate, p, s, seconds, k_offset + k, residual, converged, message, kept,
+                            final_dr if math.isfinite(final_dr) else None)
 
 
 def run_job(job: Job, cancel: CancelToken | None = None) -> Iterator[Event]:

@@ -64,3 +64,15 @@ def ssim_per_frame(estimate: np.ndarray | torch.Tensor, truth: np.ndarray | torc
 def ssim(estimate: np.ndarray | torch.Tensor, truth: np.ndarray | torch.Tensor) -> float:
     """Mean of the per-frame SSIM, frames on [0, 1]."""
     return float(np.mean(ssim_per_frame(estimate, truth)))
+
+
+def data_residual(y: np.ndarray | torch.Tensor, ax: np.ndarray | torch.Tensor) -> float:
+    """Relative measurement residual ``||y - A x|| / ||y||``: how much of the measurement the
+    estimate still disagrees with. Needs no ground truth (real captures); ``ax`` is ``A x``.
+    0 when y is all zero and so is ``A x`` (inf when only y is)."""
+    y_t, ax_t = _as_tensor(y), _as_tensor(ax)
+    num = float(torch.linalg.vector_norm((y_t - ax_t).double()))
+    den = float(torch.linalg.vector_norm(y_t.double()))
+    if den == 0.0:
+        return 0.0 if num == 0.0 else math.inf
+    return num / den

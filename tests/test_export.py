@@ -245,7 +245,7 @@ def test_metrics_csv(tmp_path):
              for k in range(1, 4)]
     out = write_metrics_csv(tmp_path / "m.csv", trace)
     rows = list(csv.DictReader(out.open()))
-    assert list(rows[0]) == ["measurement", "k", "residual", "psnr", "ssim", "seconds"]
+    assert list(rows[0]) == ["measurement", "k", "residual", "data_residual", "psnr", "ssim", "seconds"]
     assert rows[0]["psnr"] == "" and float(rows[2]["psnr"]) == 23.0 and rows[1]["k"] == "2"
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from sci_viewer.export.atomic import atomic_path
 
 #: Columns of :func:`write_metrics_csv`, in order (attributes of ``engine.IterationEvent``).
-METRIC_COLUMNS = ("measurement", "k", "residual", "psnr", "ssim", "seconds")
+METRIC_COLUMNS = ("measurement", "k", "residual", "data_residual", "psnr", "ssim", "seconds")
 
 
 def _cell(value: Any) -> str:
@@ -27,7 +27,7 @@ def _cell(value: Any) -> str:
 
 
 def write_metrics_csv(path: str | os.PathLike, trace: Iterable[Any]) -> Path:
-    """Write one row per iteration event: measurement, k, residual, psnr, ssim, seconds.
+    """Write one row per iteration event: measurement, k, residual, data_residual, psnr, ssim, seconds.
 
     ``trace`` holds :class:`sci_viewer.engine.IterationEvent` objects (or mappings with those
     keys); missing metrics (no ground truth, SSIM skipped) are empty cells. Written atomically.
