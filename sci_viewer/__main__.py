@@ -1,4 +1,4 @@
-"""``python -m sci_viewer``: the ``sci-viewer`` command line (what ``torchrun ... -m sci_viewer`` starts)."""
+"""``python -m sci_viewer``: the same command line as ``sci-viewer`` (so ``torchrun -m sci_viewer ...`` works)."""
 
 import sys
 
