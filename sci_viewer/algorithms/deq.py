@@ -23,6 +23,7 @@ from sci_viewer.algorithms.base import AlgorithmSpec, register_algorithm
 from sci_viewer.algorithms.gap_tv import GapTvSettings, GapTvSolver
 from sci_viewer.errors import JobError
 from sci_viewer.models import DENOISER, denoiser_model_names, equilibrium_map, model_kind
+from sci_viewer.noise import estimate_measurement_sigma, frame_sigma
 from sci_viewer.physics import Cacti
 from sci_viewer.solvers import AndersonIterator, AndersonSettings, FixedPointIterator, FixedPointSettings
 
@@ -105,7 +106,11 @@ class DeGapSettings(EquilibriumSettings):
     tol: float = field(default=2e-5, metadata={"min": 0, "help": "stop when ||f(x)-x|| / ||f(x)|| <= tol"})
     gap_tv_start: int = field(default=20, metadata=GAP_TV_START_FIELD)
     sigma: float | None = field(default=None, metadata={
-        "help": "noise level (0-255) for a noise-conditioned denoiser; empty: the model's default"})
+        "help": "noise level (0-255) for a noise-conditioned denoiser; empty: the model's default, or for a "
+                "noise-aware model its rule from the measurement noise"})
+    noise: float | None = field(default=None, metadata={
+        "min": 0, "help": "measurement noise std (0-255 frame scale) for a noise-aware model; empty: estimated "
+                          "from the capture"})
 
 
 def check_model_kind(net: nn.Module, name: str, expected: str, label: str) -> None:
@@ -115,6 +120,30 @@ def check_model_kind(net: nn.Module, name: str, expected: str, label: str) -> No
         other = "DE-RNN (de-rnn)" if kind != DENOISER else "DE-GAP (de-gap) or PnP-GAP (pnp-gap)"
         raise JobError(f"The model '{name}' is a {kind} model, which {label} cannot use; "
                        f"run it with {other}, or choose a {expected} model.")
+
+
+def noise_rule(net: nn.Module) -> float | None:
+    """A noise-aware model's ``sigma_offset`` (0-255): trained with ``deq.sigma_offset``, it is given
+    ``offset + frame noise of the measurement noise`` (:func:`map_sigma`); None for other models."""
+    if not getattr(net, "noise_input", False):
+        return None
+    offset = getattr(net, "model_meta", {}).get("config", {}).get("deq", {}).get("sigma_offset")
+    return None if offset is None else float(offset)
+
+
+def map_sigma(net: nn.Module, op: Cacti, y: torch.Tensor, sigma: float | None, noise: float | None) -> float | None:
+    """The noise level (0-1 scale) DE-GAP's map gives the denoiser: ``sigma`` (0-255) when set; for a
+    noise-aware model (:func:`noise_rule`) its offset plus the frame noise
+    (:func:`sci_viewer.noise.frame_sigma`) of the measurement noise ``noise`` (0-255), estimated from
+    ``y`` when None (:func:`sci_viewer.noise.estimate_measurement_sigma`); else None (the model's default)."""
+    if sigma is not None:
+        return sigma / 255.0
+    offset = noise_rule(net)
+    if offset is None:
+        return None
+    mask = op.mask.detach().cpu().numpy()
+    sigma_y = estimate_measurement_sigma(y.detach().cpu().numpy(), mask) if noise is None else noise / 255.0
+    return offset / 255.0 + frame_sigma(sigma_y, mask)
 
 
 class DeGapSolver:
@@ -138,9 +167,10 @@ class DeGapSolver:
         check_model_kind(self.net, settings.model, self.model_kind, self.label)
         self.max_iter = settings.max_iter
         sigma = getattr(settings, "sigma", None)
+        self.sigma = map_sigma(self.net, op, y, sigma, getattr(settings, "noise", None))
         # Unclipped, DE-GAP stalls on traffic48 #0 at a residual of 1.3e-4 with a few pixels wandering
         # to -0.5 and 1.6, outside anything the denoiser was trained on.
-        self.map = equilibrium_map(self.net, op, y, None if sigma is None else sigma / 255.0, clip=settings.clip)
+        self.map = equilibrium_map(self.net, op, y, self.sigma, clip=settings.clip)
         start = (self._start(op, y, settings.gap_tv_start) if x0 is None else x0.to(y.dtype)).unsqueeze(0)
         if settings.anderson:
             try:

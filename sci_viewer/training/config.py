@@ -17,7 +17,7 @@ from sci_viewer.solvers import AndersonSettings
 #: ``deq.backward`` values: phantom (the default) | jfb (Jacobian-free) | neumann | implicit.
 BACKWARDS = ("phantom", "jfb", "neumann", "implicit")
 #: ``val.masks`` values.
-VAL_MASKS = ("iid", "translating")
+VAL_MASKS = ("iid", "translating", "grey", "noisy")
 #: ``val.kind`` values: DE-GAP solves on masked crops, or plain Gaussian denoising of the crops.
 VAL_KINDS = ("deq", "denoise")
 
@@ -33,6 +33,25 @@ class DataConfig:
     mask_density: list[float] = field(default_factory=lambda: [0.5, 0.5])  # P(mask=1) range
     # share of samples whose mask translates one pixel per frame (sim.translating_mask)
     translating: float = field(default=0.0, metadata={"min": 0, "max": 1})
+    # mask kinds drawn per sample (sci_viewer.simulation.MASK_KINDS: iid, translating, grey, sparse);
+    # empty: binary masks as set by `translating` (the draws of earlier releases, seed for seed)
+    mask_kinds: list[str] = field(default_factory=list)
+    # measurement noise (DEQ stage): the share of noisy samples, photons at the brightest value
+    # (log-uniform range), read noise as a fraction of it (uniform range); dark-subtracted
+    noise_p: float = field(default=0.0, metadata={"min": 0, "max": 1})
+    photons: list[float] = field(default_factory=lambda: [100.0, 10000.0])
+    read_noise: list[float] = field(default_factory=lambda: [0.0, 0.02])
+
+    def __post_init__(self) -> None:
+        from sci_viewer.simulation import MASK_KINDS
+
+        bad = [k for k in self.mask_kinds if k not in MASK_KINDS]
+        if bad:
+            raise JobError(f"data.mask_kinds: unknown kind(s) {', '.join(bad)}; known: {', '.join(MASK_KINDS)}.")
+        if len(self.photons) != 2 or not 0 < self.photons[0] <= self.photons[1]:
+            raise JobError(f"data.photons must be a range [low, high] above 0; got {self.photons}.")
+        if len(self.read_noise) != 2 or not 0 <= self.read_noise[0] <= self.read_noise[1]:
+            raise JobError(f"data.read_noise must be a range [low, high] from 0; got {self.read_noise}.")
 
 
 @dataclass
@@ -67,6 +86,9 @@ class DeqConfig:
     denoise_weight: float = 0.0    # keep a pretraining-style denoising loss alongside
     clip: bool = False             # keep iterates in [0, 1] (DE-GAP's inference default), in training and validation
     jacobian_weight: float = 0.0   # penalty on ||J_f(z*)||_F^2 / dim (Hutchinson): pushes f towards a contraction
+    # a noise-conditioned net (noise_input) is given sigma = sigma_offset/255 + the frame noise of the
+    # measurement noise estimated from y (sci_viewer.noise), as DE-GAP does at inference; None: its default
+    sigma_offset: float | None = None
 
     def __post_init__(self) -> None:
         if self.backward not in BACKWARDS:
@@ -89,7 +111,8 @@ class ValConfig:
     tol: float = 1e-4
     max_iter: int = 60
     # mask kinds validated on (each with its own fixed masks; val_psnr is their mean):
-    # "iid" (an independent mask per frame) and "translating" (sim.translating_mask)
+    # "iid" (an independent mask per frame), "translating" (sim.translating_mask), "grey" (calibrated
+    # grey-level masks), "noisy" (iid masks, shot + read noise on y): see sim.validation_capture
     masks: list[str] = field(default_factory=lambda: ["iid"])
     # "deq": DE-GAP solves (the above); "denoise": Gaussian denoising PSNR of the crops at each of
     # ``sigmas`` (/255), val_psnr their mean -- the measure for a denoiser trained for PnP-GAP

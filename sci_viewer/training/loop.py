@@ -37,7 +37,8 @@ from sci_viewer.training.config import TrainConfig
 from sci_viewer.training.data import VideoSampler, default_root, split_scenes, validation_set
 from sci_viewer.training.fixed_point import equilibrium, max_residual
 from sci_viewer.training.losses import fixed_point_residual, jacobian_penalty, mse, psnr
-from sci_viewer.training.sim import BatchCacti, random_masks
+from sci_viewer.training.sim import (BatchCacti, kind_masks, map_sigmas, noisy_measurements, random_masks,
+                                    validation_capture)
 
 STAGES = ("pretrain", "deq")
 
@@ -183,8 +184,16 @@ class Trainer:
         b = int(self.rng.choice(self.cfg.data.frames))
         gt = self.sampler.sample(self.rng, batch, b, crop)
         lo, hi = self.cfg.data.mask_density
-        mask = random_masks(self.rng, batch, b, crop, crop, (lo, hi), self.cfg.data.translating)
+        if self.cfg.data.mask_kinds:
+            mask = kind_masks(self.rng, batch, b, crop, crop, (lo, hi), self.cfg.data.mask_kinds)
+        else:
+            mask = random_masks(self.rng, batch, b, crop, crop, (lo, hi), self.cfg.data.translating)
         return gt.to(self.device), BatchCacti(mask.to(self.device))
+
+    def _measure(self, gt: torch.Tensor, op: BatchCacti) -> torch.Tensor:
+        """The training measurement of ``gt``: ``A gt``, with sensor noise on a share ``data.noise_p``."""
+        dc = self.cfg.data
+        return noisy_measurements(self.rng, op.A(gt), dc.noise_p, tuple(dc.photons), tuple(dc.read_noise))
 
     def _pretrain_inputs(self, gt: torch.Tensor, op: BatchCacti) -> tuple[torch.Tensor, torch.Tensor]:
         pc = self.cfg.pretrain
@@ -234,7 +243,7 @@ class Trainer:
     def _deq_step(self) -> dict[str, float]:
         dc = self.cfg.deq
         gt, op = self._batch(dc.batch, dc.crop)
-        y = op.A(gt)
+        y = self._measure(gt, op)
         f = self._map(op, y)
         eq = equilibrium(f, op.initial(y), dc, solve_map=frozen(self.net, f))
         z = eq.z
@@ -255,7 +264,10 @@ class Trainer:
 
     def _map(self, op: BatchCacti, y: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
         """The model's fixed-point map (``deq.clip``: iterates kept in [0, 1], as at inference)."""
-        return equilibrium_map(self.net, op, y, clip=self.cfg.deq.clip)
+        sigma = None
+        if self.cfg.deq.sigma_offset is not None and getattr(self.net, "noise_input", False):
+            sigma = map_sigmas(y, op.mask, self.cfg.deq.sigma_offset / 255.0)
+        return equilibrium_map(self.net, op, y, sigma, clip=self.cfg.deq.clip)
 
     def _update(self, loss: torch.Tensor) -> None:
         assert self.opt is not None and self.sched is not None
@@ -285,10 +297,7 @@ class Trainer:
         psnrs, iters, residuals = [], [], []
         for kind in vc.masks:
             # the iid masks are those of earlier releases, so their figures stay comparable
-            gen = np.random.default_rng(4321 if kind == "iid" else 4322)
-            op = BatchCacti(random_masks(gen, *gt.shape, (0.5, 0.5), 1.0 if kind == "translating" else 0.0)
-                            .to(self.device))
-            y = op.A(gt)
+            op, y = validation_capture(kind, gt)
             z, info = anderson(self._map(op, y), op.initial(y), m=self.cfg.deq.anderson_m, beta=self.cfg.deq.beta,
                                lam=self.cfg.deq.lam, tol=vc.tol, max_iter=vc.max_iter)
             psnrs.append(psnr(z, gt))

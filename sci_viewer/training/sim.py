@@ -8,7 +8,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from sci_viewer.noise import estimate_measurement_sigma, frame_sigma
 from sci_viewer.physics import frame_weights
+from sci_viewer.simulation import NoiseModel, make_mask
 
 
 def random_masks(rng: np.random.Generator, n: int, b: int, h: int, w: int, density: tuple[float, float],
@@ -41,6 +43,44 @@ def translating_mask(rng: np.random.Generator, b: int, h: int, w: int, p: float)
     return np.stack([base[:, o : o + w] if along_w else base[o : o + h] for o in offsets])
 
 
+def kind_masks(rng: np.random.Generator, n: int, b: int, h: int, w: int, density: tuple[float, float],
+               kinds: list[str]) -> torch.Tensor:
+    """Masks (N, B, H, W), each sample of a kind drawn from ``kinds`` (:data:`sci_viewer.simulation.MASK_KINDS`)
+    at a density drawn from ``density`` (``sparse`` draws its own, lower one)."""
+    masks = []
+    for _ in range(n):
+        kind = kinds[int(rng.integers(len(kinds)))]
+        p = None if kind == "sparse" else float(rng.uniform(density[0], density[1]))
+        masks.append(make_mask(rng, kind, b, h, w, p))
+    return torch.from_numpy(np.stack(masks))
+
+
+def noisy_measurements(rng: np.random.Generator, y: torch.Tensor, p_noisy: float, photons: tuple[float, float],
+                       read: tuple[float, float]) -> torch.Tensor:
+    """``y`` (N, H, W) with, for a share ``p_noisy`` of the samples, shot noise at a photon count drawn
+    log-uniformly from ``photons`` and read noise drawn uniformly from ``read`` (fractions of the
+    sample's brightest value), dark-subtracted (zero-mean: pixels can go negative)."""
+    if p_noisy <= 0:
+        return y
+    out = y.detach().cpu().numpy().copy()
+    for i in range(out.shape[0]):
+        if rng.random() >= p_noisy:
+            continue
+        model = NoiseModel(photons=float(np.exp(rng.uniform(np.log(photons[0]), np.log(photons[1])))),
+                           read=float(rng.uniform(read[0], read[1])))
+        out[i] = model.apply(rng, out[i])
+    return torch.from_numpy(out).to(y.device)
+
+
+def map_sigmas(y: torch.Tensor, mask: torch.Tensor, offset: float) -> torch.Tensor:
+    """Per sample, the noise level a noise-conditioned DE-GAP map is given: ``offset`` plus the frame
+    noise (:func:`sci_viewer.noise.frame_sigma`) of the measurement noise estimated from ``y`` alone
+    (:func:`sci_viewer.noise.estimate_measurement_sigma`), as at inference. All on the [0, 1] scale."""
+    ys, ms = y.detach().cpu().numpy(), mask.detach().cpu().numpy()
+    vals = [offset + frame_sigma(estimate_measurement_sigma(ys[i], ms[i]), ms[i]) for i in range(ys.shape[0])]
+    return torch.tensor(vals, dtype=y.dtype, device=y.device)
+
+
 class BatchCacti:
     """``A``, ``At``, GAP projection for a batch of masks (N, B, H, W)."""
 
@@ -71,3 +111,26 @@ class BatchCacti:
     def project_error(self, e: torch.Tensor) -> torch.Tensor:
         """The part of an error ``e`` that GAP projection cannot see: ``e - A^T(A e / Phi_sum)``."""
         return e - self.At(self.A(e) / self.phi_sum)
+
+
+#: the fixed sensor noise of the ``noisy`` validation kind (photons at the brightest value, read noise)
+VAL_NOISE = NoiseModel(photons=1000.0, read=0.01)
+
+
+def validation_capture(kind: str, gt: torch.Tensor) -> tuple[BatchCacti, torch.Tensor]:
+    """The fixed masks and measurements of one validation kind for the crops ``gt`` (N, B, H, W):
+    ``iid`` and ``translating`` binary masks at density 0.5 (those of earlier releases, so their
+    figures stay comparable), ``grey`` calibrated grey-level masks, ``noisy``: iid masks with
+    :data:`VAL_NOISE` on the measurements. The same for every call."""
+    n, b, h, w = gt.shape
+    gen = np.random.default_rng({"iid": 4321, "translating": 4322, "grey": 4324, "noisy": 4325}[kind])
+    if kind == "grey":
+        mask = torch.from_numpy(np.stack([make_mask(gen, "grey", b, h, w, 0.5) for _ in range(n)]))
+    else:
+        mask = random_masks(gen, n, b, h, w, (0.5, 0.5), 1.0 if kind == "translating" else 0.0)
+    op = BatchCacti(mask.to(gt.device))
+    y = op.A(gt)
+    if kind == "noisy":
+        ys = y.cpu().numpy()
+        y = torch.from_numpy(np.stack([VAL_NOISE.apply(gen, ys[i]) for i in range(n)])).to(gt.device)
+    return op, y
