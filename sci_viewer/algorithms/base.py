@@ -40,6 +40,9 @@ class Solver(Protocol):
 
 
 SolverFactory = Callable[[Cacti, torch.Tensor, Any, "torch.Tensor | None"], Solver]
+#: ``join(solvers)``: solvers of several measurements of one capture (one mask, one settings) joined
+#: into as many solvers that advance together as one batched solve, each equal to its unbatched self.
+SolverJoin = Callable[[list[Solver]], list[Solver]]
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class AlgorithmSpec:
 
     ``make_solver(op, y, settings, x0)`` builds a solver for one measurement ``y`` (H, W) with the
     forward operator ``op``; ``x0`` (B, H, W) is a warm start (``None``: the algorithm's own).
+    ``join_solvers`` (optional, :data:`SolverJoin`) lets the engine solve several measurements as
+    one batch; a joined solver may set ``step_seconds``, its share of the batched step's time.
     """
 
     name: str
@@ -55,6 +60,7 @@ class AlgorithmSpec:
     settings_type: type
     make_solver: SolverFactory
     description: str = ""
+    join_solvers: SolverJoin | None = None
 
     @property
     def iteration_field(self) -> str | None:

@@ -15,11 +15,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn as nn
 
 from sci_viewer.algorithms.base import AlgorithmSpec, register_algorithm
+from sci_viewer.algorithms.deq_batch import join_equilibrium_solvers
 from sci_viewer.algorithms.gap_tv import GapTvSettings, GapTvSolver
 from sci_viewer.errors import JobError
 from sci_viewer.models import DENOISER, denoiser_model_names, equilibrium_map, model_kind
@@ -171,16 +173,22 @@ class DeGapSolver:
         # Unclipped, DE-GAP stalls on traffic48 #0 at a residual of 1.3e-4 with a few pixels wandering
         # to -0.5 and 1.6, outside anything the denoiser was trained on.
         self.map = equilibrium_map(self.net, op, y, self.sigma, clip=settings.clip)
-        start = (self._start(op, y, settings.gap_tv_start) if x0 is None else x0.to(y.dtype)).unsqueeze(0)
-        if settings.anderson:
-            try:
-                anderson = AndersonSettings(settings.history, settings.beta, settings.lam)
-            except ValueError as exc:
-                raise JobError(f"{self.label}: {exc}.") from None
-            self.iterator: AndersonIterator | FixedPointIterator = AndersonIterator(self.map, start, anderson)
-        else:
-            self.iterator = FixedPointIterator(self.map, start, FixedPointSettings(settings.beta))
+        self.start = (self._start(op, y, settings.gap_tv_start) if x0 is None else x0.to(y.dtype)).unsqueeze(0)
+        self.iterator = self.make_iterator(self.map, self.start)
         self.residual = float("inf")
+
+    def make_iterator(self, f: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor
+                      ) -> AndersonIterator | FixedPointIterator:
+        """The root finder the settings choose (Anderson or damped plain iteration) for ``f`` from
+        ``start`` (N, B, H, W); also used for several measurements at once (:mod:`.deq_batch`)."""
+        settings = self.s
+        if not settings.anderson:
+            return FixedPointIterator(f, start, FixedPointSettings(settings.beta))
+        try:
+            anderson = AndersonSettings(settings.history, settings.beta, settings.lam)
+        except ValueError as exc:
+            raise JobError(f"{self.label}: {exc}.") from None
+        return AndersonIterator(f, start, anderson)
 
     def _start(self, op: Cacti, y: torch.Tensor, gap_tv_iters: int) -> torch.Tensor:
         """``x0 = A^T(y / Phi_sum)``, or GAP-TV's estimate after ``gap_tv_iters`` iterations.
@@ -213,6 +221,7 @@ SPEC = register_algorithm(
         label="DE-GAP",
         settings_type=DeGapSettings,
         make_solver=DeGapSolver,
+        join_solvers=join_equilibrium_solvers,
         description="Deep-equilibrium GAP: the fixed point of GAP projection + learned denoiser, "
                     "found by Anderson acceleration; stops on the fixed-point residual.",
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from sci_viewer.algorithms.base import AlgorithmSpec, register_algorithm
 from sci_viewer.algorithms.deq import DeGapSolver, EquilibriumSettings
+from sci_viewer.algorithms.deq_batch import join_equilibrium_solvers
 from sci_viewer.models import DEFAULT_RNN_MODEL, RECURRENT, recurrent_model_names
 
 
@@ -41,6 +42,7 @@ SPEC = register_algorithm(
         label="DE-RNN",
         settings_type=DeRnnSettings,
         make_solver=DeRnnSolver,
+        join_solvers=join_equilibrium_solvers,
         description="Deep-equilibrium recurrent network: a forward+backward recurrent network over the frames, "
                     "conditioned on the measurement and mask, iterated to its fixed point by Anderson acceleration.",
     )

@@ -68,6 +68,14 @@ class AndersonIterator:
     def stored(self) -> int:
         return min(self.iterations, self.settings.history)
 
+    def select(self, rows: torch.Tensor) -> None:
+        """Keep only the samples ``rows`` (indices into the batch); the others stop being updated.
+        Each sample's history is its own, so the kept ones continue exactly as before."""
+        self._F, self._G, self._gram = self._F[rows], self._G[rows], self._gram[rows]
+        if self._x is not None:
+            self._x = self._x[rows]
+        self.shape = (int(rows.numel()), *self.shape[1:])
+
     def step(self) -> tuple[torch.Tensor, torch.Tensor]:
         x = self._x if self._x is not None else self._mix()
         fx = self.f(x)

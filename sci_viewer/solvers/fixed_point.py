@@ -89,6 +89,10 @@ class FixedPointIterator:
         self.iterations += 1
         return fx, r
 
+    def select(self, rows: torch.Tensor) -> None:
+        """Keep only the samples ``rows`` (indices into the batch); the others stop being updated."""
+        self.x = self.x[rows]
+
 
 def run_iterator(it: StepIterator, x0: torch.Tensor, *, tol: float, max_iter: int,
                  callback: Callback | None = None, fallbacks: Callable[[], int] = lambda: 0

@@ -1,0 +1,114 @@
+"""Several measurements' equilibrium solves (DE-GAP, DE-RNN) advanced as one batched solve.
+
+The solvers of a capture's measurements share one mask, one model and one settings; joined, their
+iterates are stacked (N, B, H, W) and one Anderson (or plain) iterator takes every step for all of
+them: one evaluation of the network on the batch instead of N. Each sample's history, residual and
+stopping are its own (the iterators are batched per sample), so a measurement gives what it gives
+alone, up to floating point: as soon as its residual reaches ``tol`` (or turns non-finite, which
+ends it in the engine) it leaves the batch and is frozen, and the batch shrinks.
+
+The engine drives the joined solvers in lockstep (:func:`sci_viewer.batching.round_robin`): the
+first to ask for iteration k makes the batched step, the others read their row of it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING, Any, Sequence
+
+import torch
+
+from sci_viewer.errors import JobError
+from sci_viewer.models import equilibrium_map
+
+if TYPE_CHECKING:
+    from sci_viewer.algorithms.deq import DeGapSolver
+
+
+class EquilibriumBatch:
+    """The joined solve of ``solvers`` (built, not yet stepped, :class:`~.deq.DeGapSolver` objects)."""
+
+    def __init__(self, solvers: Sequence[DeGapSolver]) -> None:
+        first = solvers[0]
+        for other in solvers[1:]:
+            if other.net is not first.net or other.s != first.s or other.op.mask.shape != first.op.mask.shape:
+                raise JobError(f"{first.label}: only measurements with one model, one settings and one mask "
+                               "can be solved together.")
+        self.label, self.tol, self.max_iter = first.label, first.s.tol, first.max_iter
+        self._net, self._op, self._clip = first.net, first.op, first.s.clip
+        self._ys = torch.stack([s.y for s in solvers])
+        self._sigma = _stacked_sigma([s.sigma for s in solvers], self._ys)
+        self._rows = list(range(len(solvers)))  # batch rows still iterating
+        self._iterator = first.make_iterator(self._map(), torch.cat([s.start for s in solvers]))
+        self.k = 0
+        self._out: dict[int, tuple[torch.Tensor, float]] = {}
+        self._share = 0.0
+
+    def _map(self) -> Any:
+        index = torch.tensor(self._rows, device=self._ys.device)
+        sigma = self._sigma[index] if isinstance(self._sigma, torch.Tensor) else self._sigma
+        return equilibrium_map(self._net, self._op, self._ys[index], sigma, clip=self._clip)
+
+    def advance(self, row: int, k: int) -> tuple[torch.Tensor, float, float]:
+        """Row ``row``'s ``(f(x_k), r(x_k))`` and its share of the step's seconds (steps the batch at need)."""
+        if k > self.k:
+            self._step()
+        if k != self.k or row not in self._out:
+            raise JobError(f"{self.label}: measurement {row} of a batched solve asked for iteration {k} "
+                           f"while the batch is at iteration {self.k}.")
+        fx, r = self._out[row]
+        return fx, r, self._share
+
+    def _step(self) -> None:
+        t0 = time.perf_counter()
+        fx, r = self._iterator.step()
+        residuals = r.tolist()  # also waits for the device
+        finite = torch.isfinite(fx.reshape(fx.shape[0], -1)).all(1).tolist()
+        self._out = {row: (fx[i], residuals[i]) for i, row in enumerate(self._rows)}
+        self.k += 1
+        # Converged or diverged rows end in the engine: freeze them, so they are not updated any more.
+        keep = [i for i, (ri, ok) in enumerate(zip(residuals, finite)) if ok and math.isfinite(ri) and ri > self.tol]
+        share = len(self._rows)
+        if len(keep) < len(self._rows):
+            self._rows = [self._rows[i] for i in keep]
+            if keep:
+                self._iterator.select(torch.tensor(keep, device=fx.device))
+                self._iterator.f = self._map()
+        self._share = (time.perf_counter() - t0) / share
+
+
+def _stacked_sigma(sigmas: list[float | None], ys: torch.Tensor) -> float | torch.Tensor | None:
+    """One noise level for all (as given alone), or per measurement an (N,) tensor."""
+    if all(s is None for s in sigmas):
+        return None
+    if all(s == sigmas[0] for s in sigmas):
+        return sigmas[0]
+    if any(s is None for s in sigmas):
+        raise JobError("Measurements with and without a noise level cannot be solved together.")
+    return torch.tensor(sigmas, dtype=ys.dtype, device=ys.device)
+
+
+class BatchMember:
+    """One measurement's view of an :class:`EquilibriumBatch`, a solver like the one it replaces."""
+
+    def __init__(self, batch: EquilibriumBatch, row: int) -> None:
+        self._batch, self._row = batch, row
+        self.max_iter = batch.max_iter
+        self.residual = float("inf")
+        self.step_seconds = 0.0  # this measurement's share of the last batched step
+        self._k = 0
+
+    def step(self) -> tuple[torch.Tensor, float]:
+        self._k += 1
+        fx, self.residual, self.step_seconds = self._batch.advance(self._row, self._k)
+        return fx, self.residual
+
+    def converged(self) -> bool:
+        return self.residual <= self._batch.tol
+
+
+def join_equilibrium_solvers(solvers: list[Any]) -> list[Any]:
+    """Join built :class:`~.deq.DeGapSolver` objects (DE-GAP or DE-RNN) into one batched solve."""
+    batch = EquilibriumBatch(solvers)
+    return [BatchMember(batch, row) for row in range(len(solvers))]

@@ -1,0 +1,69 @@
+"""Several measurements solved as one batch give what they give one at a time (issue 15, item 4)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sci_viewer.algorithms import get_algorithm
+from sci_viewer.batching import batch_size, round_robin
+from sci_viewer.demo import demo_capture
+from sci_viewer.engine import IterationEvent, Job, MeasurementResult, execute
+
+
+def _run(algo: str, batch: int, tol: float, n: int = 3) -> tuple:
+    events: list = []
+    final = execute(Job(demo_capture(size=32, n_meas=n), algo, {"tol": tol, "max_iter": 40}, device="cpu",
+                        batch=batch, preview_every=1), callback=events.append)
+    return final, events
+
+
+@pytest.mark.parametrize("algo, tol", [("de-gap", 3e-3), ("de-rnn", 3e-3)])
+def test_batched_solve_equals_one_at_a_time(algo: str, tol: float) -> None:
+    alone, _ = _run(algo, 1, tol)
+    together, events = _run(algo, 3, tol)
+    assert [r.index for r in together.results] == [0, 1, 2]
+    assert [r.iterations for r in together.results] == [r.iterations for r in alone.results]
+    np.testing.assert_allclose(together.reconstruction, alone.reconstruction, atol=1e-4)
+    for a, b in zip(alone.results, together.results):
+        assert b.psnr == pytest.approx(a.psnr, abs=1e-3)
+        assert b.final_residual == pytest.approx(a.final_residual, rel=1e-2)
+        assert b.converged == a.converged
+    # events still per measurement: each measurement's k runs 1..iterations, the batch's interleaved
+    iters = [e for e in events if isinstance(e, IterationEvent)]
+    for r in together.results:
+        assert [e.k for e in iters if e.measurement == r.index] == list(range(1, r.iterations + 1))
+        assert all(e.estimate is not None and e.estimate.shape == (8, 32, 32)
+                   for e in iters if e.measurement == r.index)
+    assert [e.measurement for e in iters[:3]] == [0, 1, 2]
+    assert sum(isinstance(e, MeasurementResult) for e in events) == 3
+    assert all(r.seconds > 0 for r in together.results)
+    assert [e.measurement for e in together.trace] == sorted(e.measurement for e in together.trace)
+
+
+def test_converged_measurement_is_frozen() -> None:
+    """One measurement converges earlier than the others: it stops being updated (its iteration
+    count and estimate are its unbatched ones) while the others go on."""
+    alone, _ = _run("de-gap", 1, 3e-3)
+    together, _ = _run("de-gap", 3, 3e-3)
+    counts = [r.iterations for r in together.results]
+    assert len(set(counts)) > 1, "the test needs measurements that converge at different iterations"
+    first = int(np.argmin(counts))
+    np.testing.assert_allclose(together.results[first].estimate, alone.results[first].estimate, atol=1e-5)
+
+
+def test_batch_size_policy() -> None:
+    degap, gaptv = get_algorithm("de-gap"), get_algorithm("gap-tv")
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert batch_size(None, gaptv, cuda, 6) == 1  # cannot join solvers
+    assert batch_size(None, degap, cuda, 6) == 6  # a GPU batches
+    assert batch_size(None, degap, cuda, 20) == 8
+    assert batch_size(None, degap, cpu, 6) == 1  # measured: no gain on these CPUs
+    assert batch_size(4, degap, cpu, 6) == 4 and batch_size(9, degap, cpu, 2) == 2
+    assert batch_size(4, degap, cpu, 1) == 1
+
+
+def test_round_robin_interleaves_until_all_done() -> None:
+    streams = {0: iter([1, 2, "end0"]), 1: iter([1, "end1"])}
+    assert list(round_robin(streams, int)) == [(0, 1), (1, 1), (0, 2), (1, "end1"), (0, "end0")]
