@@ -6,10 +6,18 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
 from sci_viewer.errors import SciViewerError
 
-COMMANDS = ["info", "reconstruct", "bench", "train", "gui"]
+COMMANDS = ["info", "reconstruct", "bench", "train", "gui", "models", "plugins"]
+
+
+def version_line() -> str:
+    """``sci-viewer VERSION (FOLDER)``: the version and where the package was imported from."""
+    import sci_viewer
+
+    return f"sci-viewer {sci_viewer.__version__} ({Path(sci_viewer.__file__).parent})"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sci-viewer",
         description="Reconstruct video snapshot compressive imaging (CACTI) captures.",
     )
+    parser.add_argument("--version", action="version", version=version_line())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:

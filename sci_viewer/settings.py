@@ -7,8 +7,10 @@ from pathlib import Path
 
 import torch
 
+from sci_viewer.locations import resources_dir
+
 _REPO_ROOT = Path(__file__).resolve().parent.parent
-RESOURCES_DIR = _REPO_ROOT / "resources"
+RESOURCES_DIR = resources_dir()  # the bundled resources, wherever installed (sci_viewer.locations)
 
 
 def data_dir() -> Path:

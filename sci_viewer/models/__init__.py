@@ -12,13 +12,13 @@ A model with ``kind = "recurrent"`` (DE-RNN, :mod:`.rnn`) is not a denoiser but 
 ``net.iterate(x, op, y)``; :func:`equilibrium_map` gives the fixed-point map of either kind.
 
 Trained weights live in ``resources/models/NAME.pt`` as ``{"arch", "kwargs", "state_dict",
-"meta"}`` with a model card ``NAME.md`` beside them. A plugin adds an architecture with
+"meta"}`` (:mod:`.files`) with a model card ``NAME.md`` beside them; the user's model folders add
+to them (:mod:`.catalog`, :mod:`sci_viewer.locations`). A plugin adds an architecture with
 ``register_denoiser("my-net", MyNet)``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,12 +26,14 @@ import torch
 import torch.nn as nn
 
 from sci_viewer.errors import JobError
-from sci_viewer.settings import RESOURCES_DIR
+from sci_viewer.locations import resources_dir
+from sci_viewer.models.catalog import ModelInfo, file_sha256, find_model, list_models, model_record
+from sci_viewer.models.files import read_model_file, save_model
 
 DEFAULT_MODEL = "degap-default"
 DEFAULT_RNN_MODEL = "dernn-default"
 DENOISER, RECURRENT = "denoiser", "recurrent"
-MODELS_DIR = RESOURCES_DIR / "models"
+MODELS_DIR = resources_dir() / "models"  # the bundled models; more folders: sci_viewer.locations
 
 _DENOISERS: dict[str, Callable[..., nn.Module]] = {}
 
@@ -87,60 +89,6 @@ def equilibrium_map(net: nn.Module, op: Any, y: torch.Tensor, sigma: float | tor
     return (lambda x: f(x).clamp(0.0, 1.0)) if clip else f
 
 
-@dataclass(frozen=True)
-class ModelInfo:
-    """A trained model found under ``resources/models``."""
-
-    name: str
-    arch: str
-    path: Path
-    card: str = ""
-    summary: str = ""
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def kind(self) -> str:
-        return model_kind(self.arch)
-
-
-def save_model(net: nn.Module, path: str | Path, arch: str, kwargs: dict[str, Any], meta: dict[str, Any] | None = None) -> Path:
-    """Write ``net`` as a model file ``{"arch", "kwargs", "state_dict", "meta"}``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
-    torch.save({"arch": arch, "kwargs": dict(kwargs), "state_dict": state, "meta": dict(meta or {})}, path)
-    return path
-
-
-def _resolve(name_or_path: str | Path) -> Path:
-    p = Path(name_or_path)
-    if p.is_file():
-        return p  # any model file, whatever its extension
-    candidate = MODELS_DIR / f"{name_or_path}.pt"
-    if candidate.exists():
-        return candidate
-    known = ", ".join(m.name for m in list_models()) or "none"
-    if p.suffix == ".pt" or len(p.parts) > 1:
-        raise JobError(f"Model file '{p}' does not exist; the shipped models are: {known}.")
-    raise JobError(f"No model '{name_or_path}' (no such file, and not a model in {MODELS_DIR}); known models: {known}.")
-
-
-def read_model_file(path: Path) -> dict[str, Any]:
-    """A model file's contents (``arch``, ``kwargs``, ``state_dict``, ``meta``), or a JobError saying
-    what is wrong with the file."""
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise JobError(f"Model file {path} does not exist.") from None
-    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a damaged or foreign file
-        # torch's own text advises unsafe loading and filing issues, which is not for a user: the kind only
-        raise JobError(f"Cannot read model file {path}: not a torch file, or damaged ({type(exc).__name__}).") from None
-    if not isinstance(blob, dict) or "arch" not in blob or "state_dict" not in blob:
-        raise JobError(f"{path} is not a sci_viewer model file (it needs 'arch' and 'state_dict'; "
-                       "`sci-viewer train --export` writes one).")
-    return blob
-
-
 def model_from_file_contents(blob: dict[str, Any], path: Path) -> nn.Module:
     """The network that :func:`read_model_file`'s ``blob`` (read from ``path``) describes, weights loaded."""
     try:
@@ -156,11 +104,11 @@ def model_from_file_contents(blob: dict[str, Any], path: Path) -> nn.Module:
 
 
 def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str | torch.device = "cpu") -> nn.Module:
-    """Load a trained denoiser by name (``resources/models/NAME.pt``) or path, in eval mode.
+    """Load a trained denoiser by name (``NAME.pt`` in a model folder) or path, in eval mode.
 
     The returned module carries ``model_meta`` (the file's ``meta`` dict) and ``model_arch``.
     """
-    path = _resolve(name_or_path)
+    path, _ = find_model(name_or_path)
     blob = read_model_file(path)
     net = model_from_file_contents(blob, path)
     net.model_meta = blob.get("meta", {})  # type: ignore[attr-defined]
@@ -169,7 +117,7 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str | torch.dev
 
 
 def model_names(kind: str | None = None) -> list[str]:
-    """Names of the shipped models, all or of one ``kind`` (suggestions for a ``model`` setting)."""
+    """Names of the known models, all or of one ``kind`` (suggestions for a ``model`` setting)."""
     return [m.name for m in list_models() if kind is None or m.kind == kind]
 
 
@@ -179,51 +127,6 @@ def denoiser_model_names() -> list[str]:
 
 def recurrent_model_names() -> list[str]:
     return model_names(RECURRENT)
-
-
-_LISTING: dict[tuple, list[ModelInfo]] = {}
-
-
-def list_models(folder: str | Path | None = None) -> list[ModelInfo]:
-    """Trained models (``*.pt``) in ``folder`` (default ``resources/models``) with their cards.
-
-    The files are read again only when the folder's listing (names, sizes, modification times)
-    changes: the app asks for the lists each time an algorithm is chosen.
-    """
-    folder = Path(folder) if folder else MODELS_DIR
-    paths = sorted(folder.glob("*.pt"))
-    stamps = []
-    for path in paths:
-        card = path.with_suffix(".md")
-        stamps.append((path, path.stat().st_mtime_ns, path.stat().st_size,
-                       card.stat().st_mtime_ns if card.exists() else 0))
-    key = (str(folder.resolve()), tuple(stamps))
-    infos = _LISTING.get(key)
-    if infos is None:
-        infos = [info for info in map(_read_model_info, paths) if info is not None]
-        _LISTING.clear()  # one folder's listing is kept
-        _LISTING[key] = infos
-    return list(infos)
-
-
-def _read_model_info(path: Path) -> ModelInfo | None:
-    try:
-        blob = read_model_file(path)
-    except JobError:  # an unreadable file is skipped, not fatal
-        return None
-    card_path = path.with_suffix(".md")
-    card = card_path.read_text(encoding="utf-8") if card_path.exists() else ""
-    meta = blob.get("meta", {})
-    summary = str(meta.get("summary", "")) or _first_paragraph(card)
-    return ModelInfo(path.stem, blob.get("arch", "?"), path, card, summary, meta)
-
-
-def _first_paragraph(card: str) -> str:
-    for block in card.split("\n\n"):
-        text = " ".join(line.strip() for line in block.splitlines() if not line.startswith("#")).strip()
-        if text:
-            return text
-    return ""
 
 
 _builtin_loaded = False
@@ -245,6 +148,7 @@ def _load_builtin() -> None:
 
 __all__ = [
     "DEFAULT_MODEL", "DEFAULT_RNN_MODEL", "DENOISER", "MODELS_DIR", "RECURRENT", "ModelInfo", "build_denoiser",
-    "denoise", "denoiser_model_names", "denoiser_names", "equilibrium_map", "list_models", "load_model",
-    "model_kind", "model_names", "recurrent_model_names", "register_denoiser", "save_model",
+    "denoise", "denoiser_model_names", "denoiser_names", "equilibrium_map", "file_sha256", "find_model",
+    "list_models", "load_model", "model_kind", "model_names", "model_record", "read_model_file",
+    "recurrent_model_names", "register_denoiser", "save_model",
 ]
