@@ -1,8 +1,3 @@
-# NOTE from the issue-17 (packaging) helper, 18:28 UTC: a faulty edit script of mine emptied this file;
-# I restored it from HEAD (d7db727) plus my 3-line provenance edit in Job.config. Uncommitted changes
-# here (batching: sci_viewer.batching / round_robin / batch_size imports, Job fields, run_job) were lost
-# and need re-applying by their author (I re-added Job.config's "capture": self.capture.config() line,
-# which I had seen). Delete this note when done. Sorry.
 """The engine: runs a reconstruction job and yields one event per iteration.
 
 GUI, CLI and tests all call :func:`run_job` (a generator) or :func:`execute` (a loop with a
