@@ -7,8 +7,13 @@ import json
 import math
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sci_viewer.settings import RESOURCES_DIR
+
+if TYPE_CHECKING:
+    from sci_viewer.training.config import TrainConfig
+    from sci_viewer.training.distributed import Ranks
 
 CHECKPOINTS = RESOURCES_DIR.parent / "checkpoints"
 
@@ -17,7 +22,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p = subparsers.add_parser(
         "train", help="train a model: a denoiser (pretrained, then through DE-GAP's fixed point) or a DE-RNN iteration",
         description="Train from a YAML config (stages: pretrain, deq). Checkpoints, log.jsonl and the "
-                    "exported models (best.pt, <stage>_final.pt) go to the run folder.",
+                    "exported models (best.pt, <stage>_final.pt) go to the run folder. Under torchrun "
+                    "(torchrun --nproc-per-node N -m sci_viewer train ...) the N ranks train one model "
+                    "data-parallel: each draws its own batches, gradients are averaged, rank 0 writes.",
     )
     p.add_argument("--config", required=True, help="YAML file, e.g. resources/train/degap-default.yaml")
     p.add_argument("--out", default=None, help="run folder (default: checkpoints/<config name>)")
@@ -49,8 +56,9 @@ def export(run_dir: Path, pick: str, dest: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sci_viewer.settings import resolve_device
+    from sci_viewer.training import distributed
     from sci_viewer.training.config import load_config
-    from sci_viewer.training.loop import Trainer
 
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else CHECKPOINTS / (cfg.name or Path(args.config).stem)
@@ -59,12 +67,26 @@ def run(args: argparse.Namespace) -> int:
         path = export(out, args.pick, dest if dest.suffix == ".pt" else dest.with_name(dest.name + ".pt"))
         print(f"exported {out / (args.pick + '.pt')} -> {path}")
         return 0
-    trainer = Trainer(cfg, out, device=args.device, resume=args.resume, quiet=args.quiet)
+    ranks = distributed.from_env(resolve_device(args.device or cfg.device))
+    try:
+        return _train(cfg, out, args, ranks)
+    finally:
+        distributed.shutdown(ranks)
+
+
+def _train(cfg: TrainConfig, out: Path, args: argparse.Namespace, ranks: Ranks) -> int:
+    from sci_viewer.training.loop import Trainer
+
+    trainer = Trainer(cfg, out, device=args.device, resume=args.resume, quiet=args.quiet, ranks=ranks)
+    if not ranks.main:
+        trainer.run(max_steps=args.max_steps)
+        return 130 if trainer.interrupted else 0
     if not args.quiet:
         params = sum(p.numel() for p in trainer.net.parameters())
         print(f"training '{cfg.name}' ({params:,} parameters) on {trainer.device}: "
               f"{len(trainer.train_scenes)} scenes, "
-              f"held out {', '.join(trainer.val_scenes)}; step {trainer.step}/{trainer.total}; run folder {out}")
+              f"held out {', '.join(trainer.val_scenes)}; step {trainer.step}/{trainer.total}; run folder {out}"
+              + (f"; {ranks.world_size} ranks" if ranks.active else ""))
     record = trainer.run(max_steps=args.max_steps)
     best = trainer.best if math.isfinite(trainer.best) else None  # no validation yet: null, not -Infinity
     if not args.quiet:

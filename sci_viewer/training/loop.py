@@ -34,6 +34,7 @@ from sci_viewer.settings import resolve_device
 from sci_viewer.solvers import anderson
 from sci_viewer.training.checkpoint import load_checkpoint, save_checkpoint
 from sci_viewer.training.config import TrainConfig
+from sci_viewer.training.distributed import SINGLE, Ranks, rank_seed
 from sci_viewer.training.data import VideoSampler, default_root, split_scenes, validation_set
 from sci_viewer.training.fixed_point import equilibrium, max_residual
 from sci_viewer.training.losses import fixed_point_residual, jacobian_penalty, mse, psnr
@@ -57,18 +58,22 @@ def frozen(net: nn.Module, f: Callable[[torch.Tensor], torch.Tensor]) -> Callabl
 
 
 class Trainer:
-    """Runs the configured stages in ``out_dir``; ``resume`` continues from ``out_dir/last.pt``."""
+    """Runs the configured stages in ``out_dir``; ``resume`` continues from ``out_dir/last.pt``.
+
+    ``ranks`` (:mod:`.distributed`): this process's rank in a ``torchrun`` world; each rank draws its
+    own batches, gradients are averaged, rank 0 alone validates and writes the run folder."""
 
     def __init__(self, cfg: TrainConfig, out_dir: Path, device: str | None = None, resume: bool = False,
-                 quiet: bool = False) -> None:
+                 quiet: bool = False, ranks: Ranks = SINGLE) -> None:
         self.cfg = cfg
-        self.device = resolve_device(device or cfg.device)  # before the run folder is made
+        self.ranks = ranks
+        self.device = ranks.device(resolve_device(device or cfg.device))  # before the run folder is made
         self.out = Path(out_dir)
         if not resume and (self.out / "last.pt").exists():
             raise JobError(f"The run folder '{self.out}' already holds a run (last.pt); continue it with --resume, "
                            "or give another --out.")
         self.out.mkdir(parents=True, exist_ok=True)
-        self.quiet = quiet
+        self.quiet = quiet or not ranks.main
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         root = Path(cfg.data.root) if cfg.data.root else default_root()
@@ -79,7 +84,7 @@ class Trainer:
         self.plan = [(s, getattr(cfg, s).steps) for s in STAGES if getattr(cfg, s).steps > 0]
         self.total = sum(n for _, n in self.plan)
         torch.manual_seed(cfg.seed)
-        self.rng = np.random.default_rng(cfg.seed)
+        self.rng = np.random.default_rng(rank_seed(cfg.seed, ranks.rank))
         self.net = build_denoiser(cfg.model.arch, **cfg.model.kwargs).to(self.device)
         self.recurrent = model_kind(self.net) == RECURRENT
         self.step = 0
@@ -101,6 +106,10 @@ class Trainer:
             self._restore(checkpoint)
         elif cfg.init_from:
             self._init_from(Path(cfg.init_from))
+        if ranks.rank > 0:  # a stream of its own (rank 0 keeps the single-process one, or the saved one)
+            self.rng = np.random.default_rng(rank_seed(cfg.seed, ranks.rank, self.step))
+            torch.manual_seed(int(self.rng.integers(2**62)))
+        ranks.broadcast_module(self.net)
         self.first_loss: float | None = None
 
     # ----------------------------------------------------------------- state
@@ -168,14 +177,20 @@ class Trainer:
             raise JobError(f"init_grow: '{path}' does not fit inside {self.cfg.model.kwargs}: {exc}") from None
 
     def save(self) -> None:
+        if not self.ranks.main:
+            return
         save_checkpoint(self.out / "last.pt", self._state())
 
     def export(self, path: Path, extra: dict[str, Any] | None = None) -> Path:
         meta = {"step": self.step, "best_val_psnr": self.best, "train_scenes": self.train_scenes,
                 "val_scenes": self.val_scenes, "config": self.cfg.as_dict(), **(extra or {})}
+        if not self.ranks.main:
+            return path
         return save_model(self.net, path, self.cfg.model.arch, self.cfg.model.kwargs, meta)
 
     def log(self, record: dict[str, Any]) -> None:
+        if not self.ranks.main:
+            return
         with open(self.out / "log.jsonl", "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
 
@@ -271,10 +286,11 @@ class Trainer:
 
     def _update(self, loss: torch.Tensor) -> None:
         assert self.opt is not None and self.sched is not None
-        if not torch.isfinite(loss):
+        if self.ranks.any(not bool(torch.isfinite(loss)), self.device):
             raise FloatingPointError(f"non-finite loss at step {self.step}")
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
+        self.ranks.average_gradients(list(self.net.parameters()))
         if self.cfg.grad_clip > 0:
             nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg.grad_clip)
         self.opt.step()
@@ -343,6 +359,8 @@ class Trainer:
         bar = tqdm(total=self.total, initial=self.step, disable=self.quiet, dynamic_ncols=True)
         last_ckpt = time.monotonic()
         record: dict[str, Any] = {}
+        self.log({"event": "start", "step": self.step, "world_size": self.ranks.world_size,
+                  "device": str(self.device), "resumed": self.step > 0})
         if self.step == 0 and self.cfg.init_from and self.plan and end > 0:
             # the starting model competes for "best" too: fine-tuning must beat it to replace it
             self._validate_and_keep(self.plan[0][0])
@@ -364,6 +382,8 @@ class Trainer:
                 if self.step % 10 == 0 or self.step == end:
                     self.log(record)
                 bar.update(1)
+                if self.ranks.any(self._stop, self.device):  # all ranks stop after the same step
+                    self._stop = self.interrupted = True
                 bar.set_postfix(stage=stage, loss=f"{stats['loss']:.2e}", psnr=f"{stats['psnr']:.2f}")
                 last_stage_step = k + 1 == n
                 every = self.cfg.val.deq_every_steps if stage == "deq" else self.cfg.val.every_steps
@@ -382,6 +402,12 @@ class Trainer:
         return record
 
     def _validate_and_keep(self, stage: str) -> None:
+        """Validate on rank 0 (the other ranks wait) and keep the best models."""
+        if self.ranks.main:
+            self._validate_on_main(stage)
+        self.ranks.barrier()
+
+    def _validate_on_main(self, stage: str) -> None:
         t0 = time.monotonic()
         val = self.validate()
         if not val:
