@@ -8,18 +8,12 @@ import os
 import sys
 from pathlib import Path
 
-import pyqtgraph as pg
 from PySide6.QtWidgets import QApplication
 
-_configured = False
+from sci_viewer.gui.main_window import MainWindow
+from sci_viewer.gui.pg_config import configure_pyqtgraph
 
-
-def configure_pyqtgraph() -> None:
-    """Global pyqtgraph options, once: row-major images (numpy's H x W), no antialiasing (cheaper redraws)."""
-    global _configured
-    if not _configured:
-        pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
-        _configured = True
+__all__ = ["configure_pyqtgraph", "make_app", "open_window", "run_app", "build_parser", "reserve_gui_core", "settle_gc"]
 
 
 def reserve_gui_core() -> int:
@@ -69,10 +63,8 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     return app  # type: ignore[return-value]
 
 
-def open_window(capture: str | None = None, mask: str | None = None, settings=None):
+def open_window(capture: str | None = None, mask: str | None = None, settings=None) -> MainWindow:
     """Create and show the main window; load ``capture`` (or the demo) in the background."""
-    from sci_viewer.gui.main_window import MainWindow
-
     configure_pyqtgraph()
     window = MainWindow(settings=settings)
     window.show()

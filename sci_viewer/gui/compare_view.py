@@ -1,7 +1,9 @@
 """Side-by-side comparison: two or three synchronised views (frame, zoom/pan and levels linked).
 
 Each pane shows any source the main window offers (finished runs, the live run, ground truth);
-the third pane can show the difference map of the first two.
+the third pane can show the difference map of the first two. The panes sit in the grid that shows
+their images largest (a row when the view is wide, 2 x 2 when it is narrow: :mod:`pane_grid`), and
+each image fills its pane (also after a resize) until the user zooms.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from typing import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox,
+                               QVBoxLayout, QWidget)
 
 from sci_viewer.gui.colormaps import DIVERGING, colormap
+from sci_viewer.gui.pane_grid import best_grid
 from sci_viewer.gui.video_view import frame_psnr, sampled_percentile
 
 NONE_KEY = "none"
@@ -21,10 +25,19 @@ DIFF_KEY = "diff"
 Provider = Callable[[str, int], "np.ndarray | None"]
 
 
+TITLE_H = 22  # pixels of a pane's title row
+
+
 class _Pane:
-    def __init__(self, graphics: pg.GraphicsLayoutWidget, col: int) -> None:
-        self.title = graphics.addLabel("", row=0, col=col, size="10pt")
-        self.view = graphics.addViewBox(row=1, col=col, lockAspect=True, invertY=True)
+    """One pane: its own graphics widget with a title and an image view."""
+
+    def __init__(self) -> None:
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.ci.setContentsMargins(1, 1, 1, 1)
+        self.title = self.graphics.addLabel("", row=0, col=0, size="10pt")
+        self.title.setMaximumHeight(TITLE_H)
+        self.view = self.graphics.addViewBox(row=1, col=0, lockAspect=True, invertY=True)
+        self.view.setDefaultPadding(0.0)  # a fitted image fills its pane
         self.image = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.image)
         self.combo = QComboBox()
@@ -39,17 +52,21 @@ class CompareView(QWidget):
         super().__init__(parent)
         self._provider: Provider = lambda key, meas: None
         self._truth_key: str | None = None
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.panes = [_Pane(self.graphics, c) for c in range(3)]
+        self.panes = [_Pane() for _ in range(3)]
         self._syncing = False
         for p in self.panes:
             p.view.sigRangeChangedManually.connect(lambda *_, v=p.view: self._view_moved(v))
+        self.hist_graphics = pg.GraphicsLayoutWidget()
         self.hist = pg.HistogramLUTItem(image=self.panes[0].image)
-        self.graphics.addItem(self.hist, row=1, col=3)
-        grid = self.graphics.ci.layout
-        for col in range(3):
-            grid.setColumnStretchFactor(col, 1)
-        grid.setColumnStretchFactor(3, 0)
+        self.hist_graphics.addItem(self.hist, row=0, col=0)
+        self.hist_graphics.setFixedWidth(110)
+        self.pane_area = QWidget()
+        self._grid = QGridLayout(self.pane_area)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setSpacing(2)
+        self._arrangement: tuple[int, int] | None = None
+        self.pane_area.installEventFilter(self)
+        self._arrange(1, 3)
         self.hist.sigLevelsChanged.connect(self._sync_levels)
         self.hist.sigLookupTableChanged.connect(self._sync_levels)
         self._levels = (0.0, 1.0)
@@ -76,11 +93,45 @@ class CompareView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(combos)
-        layout.addWidget(self.graphics, 1)
+        middle = QHBoxLayout()
+        middle.setSpacing(2)
+        middle.addWidget(self.pane_area, 1)
+        middle.addWidget(self.hist_graphics)
+        layout.addLayout(middle, 1)
         layout.addLayout(bottom)
         self.slider.valueChanged.connect(self._show_frame)
         self.meas_spin.valueChanged.connect(lambda _: self.refresh_data())
         self.hist.gradient.setColorMap(colormap("gray"))
+
+    # -- pane layout -------------------------------------------------------------------------
+    def arrangement(self) -> tuple[int, int]:
+        """The panes' grid now: (rows, columns)."""
+        return self._arrangement or (1, 3)
+
+    def _arrange(self, rows: int, cols: int) -> None:
+        if self._arrangement == (rows, cols):
+            return
+        self._arrangement = (rows, cols)
+        for p in self.panes:
+            self._grid.removeWidget(p.graphics)
+        for i, p in enumerate(self.panes):
+            self._grid.addWidget(p.graphics, i // cols, i % cols)
+        for r in range(3):
+            self._grid.setRowStretch(r, 1 if r < rows else 0)
+        for c in range(3):
+            self._grid.setColumnStretch(c, 1 if c < cols else 0)
+
+    def _relayout(self) -> None:
+        """Re-grid the panes for the area's size and the images' shape (a row, a column or 2 x 2)."""
+        shape = next((p.shape for p in self.panes if p.shape is not None), None)
+        h, w = shape[-2:] if shape is not None else (1, 1)
+        size = self.pane_area.size()
+        self._arrange(*best_grid(len(self.panes), size.width(), size.height(), w, h, TITLE_H))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if watched is self.pane_area and event.type() == QEvent.Type.Resize:
+            self._relayout()
+        return super().eventFilter(watched, event)
 
     # -- sources -----------------------------------------------------------------------------
     def set_provider(self, provider: Provider, n_measurements: int) -> None:
@@ -175,6 +226,7 @@ class CompareView(QWidget):
                     label += f"  ({frame_psnr(frame, truth[index]):.2f} dB)"
             p.title.setText(label)
         if fit:
+            self._relayout()
             self.fit()
 
     # -- linked zoom / pan -------------------------------------------------------------------
@@ -182,6 +234,10 @@ class CompareView(QWidget):
         """Every view shows its whole frame again (and follows resizes) until the next zoom."""
         for p in self.panes:
             p.view.enableAutoRange()
+
+    def is_fitted(self) -> bool:
+        """True while the views follow their frames (no zoom since the last fit)."""
+        return all(p.view.autoRangeEnabled()[0] and p.view.autoRangeEnabled()[1] for p in self.panes)
 
     def set_view_range(self, x: tuple[float, float], y: tuple[float, float]) -> None:
         """Zoom/pan every view to the same region (image pixel coordinates)."""

@@ -1,4 +1,5 @@
-"""Live convergence plot: residual (log scale), PSNR and SSIM against iteration K, one labelled
+"""Live convergence plot: the fixed-point residual and the measurement residual ||y - A x|| / ||y||
+(log scales; the latter needs no ground truth), PSNR and SSIM against iteration K, one labelled
 curve set per run (earlier runs stay for comparison). Redrawn at a bounded rate."""
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 from sci_viewer.engine import IterationEvent
 
 REDRAW_MS = 200
-_METRICS = ("residual", "psnr", "ssim")
+_METRICS = ("residual", "data_residual", "psnr", "ssim")
+_LOG = ("residual", "data_residual")
 
 
 @dataclass
@@ -27,6 +29,7 @@ class _Series:
 
     k: list[int] = field(default_factory=list)
     residual: list[float] = field(default_factory=list)
+    data_residual: list[float] = field(default_factory=list)
     psnr: list[float] = field(default_factory=list)
     ssim: list[float] = field(default_factory=list)
     items: dict[str, pg.PlotDataItem] = field(default_factory=dict)
@@ -44,14 +47,15 @@ def _nan(v: float | None) -> float:
 
 
 class ConvergencePlot(QWidget):
-    """Residual / PSNR / SSIM vs K for every run; hover shows the values under the mouse."""
+    """Residual / measurement residual / PSNR / SSIM vs K for every run; hover shows the values."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
         self.plots: dict[str, pg.PlotItem] = {}
-        titles = {"residual": "Residual ‖f(x)−x‖/‖f(x)‖", "psnr": "PSNR (dB)", "ssim": "SSIM"}
+        titles = {"residual": "Residual ‖f(x)−x‖/‖f(x)‖", "data_residual": "Meas. residual ‖y−Ax‖/‖y‖",
+                  "psnr": "PSNR (dB)", "ssim": "SSIM"}
         for row, name in enumerate(_METRICS):
             plot = self.graphics.addPlot(row=row, col=0)
             plot.setLabel("left", titles[name])
@@ -61,9 +65,10 @@ class ConvergencePlot(QWidget):
             if row:
                 plot.setXLink(self.plots["residual"])
             self.plots[name] = plot
-        self.plots["residual"].setLogMode(y=True)
+        for name in _LOG:
+            self.plots[name].setLogMode(y=True)
         self.plots["ssim"].setLabel("bottom", "iteration K")
-        for name in ("residual", "psnr"):  # the x axis is shared: ticks on the bottom plot only
+        for name in ("residual", "data_residual", "psnr"):  # the x axis is shared: ticks on the bottom plot only
             self.plots[name].getAxis("bottom").setStyle(showValues=False)
             self.plots[name].getAxis("bottom").setHeight(6)
         self.legend = self.plots["residual"].addLegend(offset=(-10, 10), labelTextSize="9pt",
@@ -94,7 +99,7 @@ class ConvergencePlot(QWidget):
         """Show or hide the PSNR and SSIM plots (hidden for captures without ground truth)."""
         for name in ("psnr", "ssim"):
             self.plots[name].setVisible(visible)
-        bottom = "ssim" if visible else "residual"
+        bottom = "ssim" if visible else "data_residual"
         for name, plot in self.plots.items():
             axis = plot.getAxis("bottom")
             axis.setStyle(showValues=name == bottom)
@@ -144,6 +149,7 @@ class ConvergencePlot(QWidget):
         s = run.series.setdefault(event.measurement, _Series())
         s.k.append(event.k)
         s.residual.append(_nan(event.residual))
+        s.data_residual.append(_nan(getattr(event, "data_residual", None)))
         s.psnr.append(_nan(event.psnr))
         s.ssim.append(_nan(event.ssim))
         self._dirty.add((run_id, event.measurement))
@@ -179,7 +185,7 @@ class ConvergencePlot(QWidget):
                 y = np.asarray(getattr(s, metric), dtype=float)
                 x = np.asarray(s.k, dtype=float)
                 keep = np.isfinite(y)
-                if metric == "residual":
+                if metric in _LOG:
                     keep &= y > 0
                 if not keep.any():
                     continue
@@ -217,13 +223,15 @@ class ConvergencePlot(QWidget):
                     v = getattr(s, metric)[i]
                     if math.isnan(v):
                         continue
-                    y = math.log10(v) if metric == "residual" and v > 0 else v
+                    y = math.log10(v) if metric in _LOG and v > 0 else v
                     d = abs(y - mouse.y())
                     if best is None or d < best[0]:
-                        best = (d, run.label, meas, s.k[i], s.residual[i], s.psnr[i], s.ssim[i])
+                        best = (d, run.label, meas, s.k[i], s.residual[i], s.data_residual[i], s.psnr[i], s.ssim[i])
             if best is not None:
-                _, label, meas, k, r, p, q = best
+                _, label, meas, k, r, dr, p, q = best
                 text = f"{label} meas {meas}  K={k}  residual {r:.3e}"
+                if not math.isnan(dr):
+                    text += f"  meas. residual {dr:.3e}"
                 if not math.isnan(p):
                     text += f"  PSNR {p:.2f} dB"
                 if not math.isnan(q):
@@ -244,16 +252,16 @@ class ConvergencePlot(QWidget):
         return target
 
     def export_csv(self, path: str | os.PathLike) -> Path:
-        """Save every run's points as CSV: run, measurement, k, residual, psnr, ssim."""
+        """Save every run's points as CSV: run, measurement, k, residual, data_residual, psnr, ssim."""
         target = Path(path)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".csv", dir=target.parent)
         try:
             with os.fdopen(fd, "w", newline="") as f:
                 w = csv.writer(f)
-                w.writerow(["run", "measurement", "k", "residual", "psnr", "ssim"])
+                w.writerow(["run", "measurement", "k", "residual", "data_residual", "psnr", "ssim"])
                 for run in self._runs.values():
                     for meas, s in run.series.items():
-                        for row in zip(s.k, s.residual, s.psnr, s.ssim):
+                        for row in zip(s.k, s.residual, s.data_residual, s.psnr, s.ssim):
                             w.writerow([run.label, meas, row[0]] + ["" if math.isnan(v) else f"{v:.8g}" for v in row[1:]])
             os.replace(tmp, target)
         except BaseException:

@@ -95,11 +95,11 @@ def export_items(items: list[ExportItem], target: Path, *, fps: float, scale: st
 class ExportDialog(QDialog):
     """Pick what to export and how; the export runs on a worker, the dialog shows its progress.
 
-    Emits ``sigExported(list_of_paths)`` and ``sigFailed(message, details)``.
+    Emits ``sigExported(list_of_paths)`` and ``sigFailed(message, details, refusal)``.
     """
 
     sigExported = Signal(list)
-    sigFailed = Signal(str, str)
+    sigFailed = Signal(str, str, bool)
 
     def __init__(self, items: list[ExportItem], folder: str, fps: float = 10.0,
                  preselect: list[str] | None = None, parent: QWidget | None = None) -> None:
@@ -236,11 +236,11 @@ class ExportDialog(QDialog):
         self.status.setText("Wrote " + ", ".join(str(p) for p in paths))
         self.sigExported.emit([str(p) for p in paths])
 
-    def _failed(self, message: str, details: str) -> None:
+    def _failed(self, message: str, details: str, refusal: bool = False) -> None:
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.status.setText(f"Export failed: {message}")
-        self.sigFailed.emit(message, details)
+        self.sigFailed.emit(message, details, refusal)
 
     def _thread_finished(self) -> None:
         self._worker = None

@@ -1,4 +1,8 @@
-"""The log panel: a read-only, timestamped list of what happened (also written to a log file)."""
+"""The log panel: a read-only, timestamped list of what happened (also written to a log file).
+
+An error's details (a traceback) go to the log file always and to the panel only when asked: an
+expected refusal shows the operator its message, an unexpected exception its traceback too.
+"""
 
 from __future__ import annotations
 
@@ -21,9 +25,12 @@ def log_file_path() -> Path:
 
 
 class LogPanel(QPlainTextEdit):
-    """Shows log lines; :meth:`append_line` is safe from any thread (it goes through a signal)."""
+    """Shows log lines; :meth:`append_line` is safe from any thread (it goes through a signal).
 
-    sigLine = Signal(str)
+    ``sigLine(panel_text, file_text)`` carries a line as the panel shows it and as the file keeps it.
+    """
+
+    sigLine = Signal(str, str)
 
     def __init__(self, parent: QWidget | None = None, log_file: Path | None = None) -> None:
         super().__init__(parent)
@@ -39,9 +46,10 @@ class LogPanel(QPlainTextEdit):
             except OSError:
                 self._file = None
 
-    def append_line(self, message: str, level: str = "INFO") -> None:
+    def append_line(self, message: str, level: str = "INFO", file_extra: str = "") -> None:
+        """Add ``message``; ``file_extra`` (e.g. a traceback) goes to the log file only."""
         line = f"{time.strftime('%H:%M:%S')} {level:7} {message}"
-        self.sigLine.emit(line)
+        self.sigLine.emit(line, line + (f"\n{file_extra.rstrip()}" if file_extra else ""))
 
     def info(self, message: str) -> None:
         self.append_line(message, "INFO")
@@ -49,19 +57,23 @@ class LogPanel(QPlainTextEdit):
     def warning(self, message: str) -> None:
         self.append_line(message, "WARNING")
 
-    def error(self, message: str, details: str = "") -> None:
-        self.append_line(message + (f"\n{details.rstrip()}" if details else ""), "ERROR")
+    def error(self, message: str, details: str = "", show_details: bool = True) -> None:
+        """An error line; ``details`` under it in the panel only if ``show_details`` (always in the file)."""
+        if show_details:
+            self.append_line(message + (f"\n{details.rstrip()}" if details else ""), "ERROR")
+        else:
+            self.append_line(message, "ERROR", file_extra=details)
 
     def lines(self) -> list[str]:
         return self.toPlainText().splitlines()
 
-    def _append(self, line: str) -> None:
+    def _append(self, line: str, file_line: str) -> None:
         self.appendPlainText(line)
         self.moveCursor(QTextCursor.MoveOperation.End)
-        log.info(line)
+        log.info(file_line)
         if self._file is not None:
             try:
                 with self._file.open("a", encoding="utf-8") as f:
-                    f.write(line + "\n")
+                    f.write(file_line + "\n")
             except OSError:
                 self._file = None

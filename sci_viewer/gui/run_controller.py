@@ -34,14 +34,14 @@ def iteration_budget(settings: dict[str, Any]) -> int:
 class RunController(QObject):
     """Owns the job worker. Signals: sigStarted(record), sigIteration(record, event),
     sigMeasurement(record, result), sigNotice(message), sigFinished(record),
-    sigError(message, details), sigIdle() once the worker thread has ended."""
+    sigError(message, details, refusal), sigIdle() once the worker thread has ended."""
 
     sigStarted = Signal(object)
     sigIteration = Signal(object, object)
     sigMeasurement = Signal(object, object)
     sigNotice = Signal(str)
     sigFinished = Signal(object)
-    sigError = Signal(str, str)
+    sigError = Signal(str, str, bool)
     sigIdle = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -159,11 +159,11 @@ class RunController(QObject):
         record.finish(final)
         self.sigFinished.emit(record)
 
-    def _on_error(self, message: str, details: str) -> None:
+    def _on_error(self, message: str, details: str, refusal: bool = False) -> None:
         if self.current is not None:
             self.current.failed = message
             self.current.finished = True
-        self.sigError.emit(message, details)
+        self.sigError.emit(message, details, refusal)
 
     def _on_thread_finished(self) -> None:
         self._worker = None

@@ -133,3 +133,8 @@ def load_run_config(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(data, dict) or "algo" not in data:
         raise CaptureError(f"{path} is not a run configuration (it has no 'algo' entry).")
     return data
+
+
+def isolated_settings(path: str | os.PathLike) -> SettingsStore:
+    """A SettingsStore on an INI file (tests, screenshots, benchmarks)."""
+    return SettingsStore(QSettings(str(path), QSettings.Format.IniFormat))

@@ -22,7 +22,10 @@ class TaskRunner(QObject):
         super().__init__(parent)
         self._tasks: dict[TaskWorker, QThread] = {}
 
-    def submit(self, fn: Task, on_result: Callable[[Any], None], on_error: Callable[[str, str], None]) -> TaskWorker:
+    def submit(self, fn: Task, on_result: Callable[[Any], None],
+               on_error: Callable[[str, str, bool], None]) -> TaskWorker:
+        """Run ``fn`` on a worker; ``on_result(value)`` or ``on_error(message, traceback, refusal)``
+        is called on the GUI thread."""
         worker = TaskWorker(fn)
         relay = TaskRelay(self, worker, on_result, on_error, lambda: self._tasks.pop(worker, None))
         self._tasks[worker] = start_worker(worker, self, relay.finished)

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QMessageBox
 
-from sci_viewer.gui.app import configure_pyqtgraph
-from sci_viewer.gui.main_window import MainWindow, isolated_settings
+from sci_viewer.gui.main_window import MainWindow
+from sci_viewer.gui.pg_config import configure_pyqtgraph
+from sci_viewer.gui.settings_store import isolated_settings
 
 RUN_TIMEOUT_MS = 60_000
 

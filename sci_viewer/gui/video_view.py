@@ -1,6 +1,7 @@
-"""Frame-by-frame viewer: estimate (live), ground truth, raw measurement or mask; frame slider,
-play/pause/fps/loop, fixed contrast levels across frames, colormap, zoom/pan, pixel readout and
-per-frame PSNR against ground truth."""
+"""Frame-by-frame viewer: estimate (live), ground truth, raw measurement, mask, or the measurement
+residual map |y - A x| of the estimate; frame slider, play/pause/fps/loop, fixed contrast levels
+across frames, colormap, zoom/pan (the image fills the view until the user zooms; Fit restores
+that), pixel readout and per-frame PSNR against ground truth."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout
 from sci_viewer.gui.colormaps import NAMES, colormap
 from sci_viewer.metrics import psnr_per_frame
 
-SOURCES = ["Estimate", "Ground truth", "Measurement", "Mask"]
+RESIDUAL_SOURCE = "Measurement residual |y − Ax|"
+SOURCES = ["Estimate", "Ground truth", "Measurement", "Mask", RESIDUAL_SOURCE]
 Provider = Callable[[str, int], "np.ndarray | None"]
 
 
@@ -38,6 +40,9 @@ def default_levels(source: str, volume: np.ndarray) -> tuple[float, float]:
     """Estimates and truth sit on [0, 1]; raw data from 0 to its maximum."""
     if source in ("Estimate", "Ground truth"):
         return 0.0, 1.0
+    if source == RESIDUAL_SOURCE:  # a few hot pixels must not leave the rest black
+        hi = float(sampled_percentile(volume, 99.5)) if volume.size else 1.0
+        return 0.0, hi if hi > 0 else 1.0
     hi = float(np.max(volume)) if volume.size else 1.0
     return 0.0, hi if hi > 0 else 1.0
 
@@ -64,6 +69,7 @@ class VideoView(QWidget):
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.view = self.graphics.addViewBox(row=0, col=0, lockAspect=True, invertY=True)
+        self.view.setDefaultPadding(0.0)  # a fitted image fills the view
         self.image = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.image)
         self.hist = pg.HistogramLUTItem(image=self.image)
@@ -78,6 +84,8 @@ class VideoView(QWidget):
         self.cmap_combo = QComboBox()
         self.cmap_combo.addItems(NAMES)
         self.auto_button = QPushButton("Auto levels")
+        self.fit_button = QPushButton("Fit")
+        self.fit_button.setToolTip("Show the whole frame (and follow resizes) again after zooming")
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 0)
         self.frame_label = QLabel("frame 1/1")
@@ -95,7 +103,8 @@ class VideoView(QWidget):
         self.psnr_label.setObjectName("framePsnrLabel")
 
         top = QHBoxLayout()
-        for w in (self.source_combo, self.meas_spin, QLabel("Colormap"), self.cmap_combo, self.auto_button):
+        for w in (self.source_combo, self.meas_spin, QLabel("Colormap"), self.cmap_combo, self.auto_button,
+                  self.fit_button):
             top.addWidget(w)
         top.addStretch(1)
         top.addWidget(self.psnr_label)
@@ -115,6 +124,7 @@ class VideoView(QWidget):
         self.meas_spin.valueChanged.connect(lambda _: self.refresh_data())
         self.cmap_combo.currentTextChanged.connect(self.set_colormap)
         self.auto_button.clicked.connect(self.auto_levels)
+        self.fit_button.clicked.connect(self.fit)
         self.slider.valueChanged.connect(self._show_frame)
         self.play_button.toggled.connect(self._toggle_play)
         self.fps_spin.valueChanged.connect(self._fps_changed)
@@ -192,6 +202,16 @@ class VideoView(QWidget):
         else:
             self.psnr_label.setText("")
         self.sigFrameChanged.emit(index)
+
+    # -- zoom ----------------------------------------------------------------------------------
+    def fit(self) -> None:
+        """Show the whole frame, and follow resizes of the view, until the user zooms."""
+        self.view.enableAutoRange()
+
+    def is_fitted(self) -> bool:
+        """True while the view follows the frame (no zoom since the last fit)."""
+        x, y = self.view.autoRangeEnabled()
+        return bool(x) and bool(y)
 
     # -- levels and colours ------------------------------------------------------------------
     def levels(self) -> tuple[float, float] | None:

@@ -1,7 +1,9 @@
 """What the views show: arrays for a source name and measurement, from the capture and runs.
 
 Capture-derived arrays (scaled measurement, ground truth, mask) are converted once and cached;
-run estimates are the run store's own arrays (no copies).
+run estimates are the run store's own arrays (no copies). The measurement residual map
+``|y - A x|`` of the current run's estimate is computed when asked for (one A x, a few ms at
+512 x 512 x 10) and kept until that estimate is replaced.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import numpy as np
 
 from sci_viewer.capture import Capture
 from sci_viewer.gui.run_controller import RunController
+from sci_viewer.gui.video_view import RESIDUAL_SOURCE
 
 TRUTH_KEY = "truth"
 
@@ -23,6 +26,7 @@ class ViewData:
         self.runs = runs
         self.capture: Capture | None = None
         self._cache: dict[tuple[str, int], np.ndarray] = {}
+        self._residual: tuple[np.ndarray, np.ndarray] | None = None  # (estimate, its map)
 
     def set_capture(self, capture: Capture | None) -> None:
         self.capture = capture
@@ -50,7 +54,25 @@ class ViewData:
             return self._cached("meas", meas, lambda: c.measurements([meas]))
         if source == "Mask":
             return None if c.mask is None else self._cached("mask", 0, c.mask_float)
+        if source == RESIDUAL_SOURCE:
+            return self.residual_map(meas)
         return None
+
+    def residual_map(self, meas: int) -> np.ndarray | None:
+        """``|y - A x|`` (H, W) of the current run's estimate of measurement ``meas``, on the frames'
+        [0, 1]-scale measurement (the run's own capture: its scale and mask); None without one."""
+        record = self.runs.current
+        x = None if record is None else record.estimates.get(meas)
+        if x is None:
+            return None
+        if self._residual is not None and self._residual[0] is x:
+            return self._residual[1]
+        cap = record.capture
+        y = cap.measurements([meas])[0]
+        mask = cap.mask_float()
+        diff = np.abs(y - np.einsum("bhw,bhw->hw", mask, x, optimize=False)).astype(np.float32)
+        self._residual = (x, diff)
+        return diff
 
     def compare(self, key: str, meas: int) -> np.ndarray | None:
         """``"truth"`` or ``"run:<id>"`` for measurement ``meas``."""

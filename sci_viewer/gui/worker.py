@@ -27,6 +27,12 @@ def describe_exception(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def is_refusal(exc: BaseException) -> bool:
+    """True for an expected refusal (a :class:`SciViewerError`: a file we cannot read, settings we
+    refuse): the operator needs its message; its traceback belongs in the log file only."""
+    return isinstance(exc, SciViewerError)
+
+
 def hand_back_to_gui_thread(worker: QObject) -> None:
     """Move ``worker`` (from its own thread) back to the GUI thread before that thread ends, so its
     deferred deletion runs on the GUI thread. Deleted on the worker thread, its destructor waits for
@@ -43,14 +49,15 @@ class JobWorker(QObject):
     Signals
     -------
     sigIteration(IterationEvent), sigMeasurement(MeasurementResult), sigNotice(NoticeEvent),
-    sigFinished(JobFinished), sigError(message, traceback), and sigDone() last, always.
+    sigFinished(JobFinished), sigError(message, traceback, refusal) (``refusal``: see
+    :func:`is_refusal`), and sigDone() last, always.
     """
 
     sigIteration = Signal(object)
     sigMeasurement = Signal(object)
     sigNotice = Signal(object)
     sigFinished = Signal(object)
-    sigError = Signal(str, str)
+    sigError = Signal(str, str, bool)
     sigDone = Signal()
 
     def __init__(self, job: Job, runner: Callable[..., Any] = run_job) -> None:
@@ -76,7 +83,7 @@ class JobWorker(QObject):
                 elif isinstance(event, JobFinished):
                     self.sigFinished.emit(event)
         except Exception as exc:  # noqa: BLE001 - every fault must reach the user, not kill the thread
-            self.sigError.emit(describe_exception(exc), traceback.format_exc())
+            self.sigError.emit(describe_exception(exc), traceback.format_exc(), is_refusal(exc))
         finally:
             hand_back_to_gui_thread(self)
             self.sigDone.emit()
@@ -87,12 +94,12 @@ class TaskWorker(QObject):
 
     ``progress(done, total)`` may be called from ``fn``; ``cancel`` is a
     :class:`~sci_viewer.engine.CancelToken`. Emits sigProgress(done, total), sigResult(value) or
-    sigError(message, traceback), then sigDone().
+    sigError(message, traceback, refusal), then sigDone().
     """
 
     sigProgress = Signal(int, int)
     sigResult = Signal(object)
-    sigError = Signal(str, str)
+    sigError = Signal(str, str, bool)
     sigDone = Signal()
 
     def __init__(self, fn: Callable[[Callable[[int, int], None], CancelToken], Any]) -> None:
@@ -109,7 +116,7 @@ class TaskWorker(QObject):
             value = self._fn(lambda done, total: self.sigProgress.emit(int(done), int(total)), self.cancel_token)
             self.sigResult.emit(value)
         except Exception as exc:  # noqa: BLE001
-            self.sigError.emit(describe_exception(exc), traceback.format_exc())
+            self.sigError.emit(describe_exception(exc), traceback.format_exc(), is_refusal(exc))
         finally:
             hand_back_to_gui_thread(self)
             self.sigDone.emit()
@@ -146,7 +153,7 @@ class TaskRelay(QObject):
     """
 
     def __init__(self, parent: QObject, worker: TaskWorker, on_result: Callable[[Any], None],
-                 on_error: Callable[[str, str], None], on_finished: Callable[[], None] | None = None) -> None:
+                 on_error: Callable[[str, str, bool], None], on_finished: Callable[[], None] | None = None) -> None:
         super().__init__(parent)
         self._on_result, self._on_error, self._on_finished = on_result, on_error, on_finished
         worker.sigResult.connect(self.result)
@@ -155,8 +162,8 @@ class TaskRelay(QObject):
     def result(self, value: Any) -> None:
         self._on_result(value)
 
-    def error(self, message: str, details: str) -> None:
-        self._on_error(message, details)
+    def error(self, message: str, details: str, refusal: bool = False) -> None:
+        self._on_error(message, details, refusal)
 
     def finished(self) -> None:
         if self._on_finished is not None:
