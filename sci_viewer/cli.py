@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sci_viewer.errors import SciViewerError
 
-COMMANDS = ["info", "reconstruct", "bench", "train", "gui", "models", "plugins"]
+COMMANDS = ["info", "reconstruct", "batch", "bench", "train", "gui", "models", "plugins"]
 
 
 def version_line() -> str:

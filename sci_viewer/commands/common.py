@@ -10,6 +10,11 @@ from sci_viewer.errors import CaptureError
 
 def add_capture_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("capture", nargs="?", help="capture file; omitted: the built-in demo capture")
+    add_loader_arguments(p)
+
+
+def add_loader_arguments(p: argparse.ArgumentParser) -> None:
+    """How a capture file is read: --mask, --scale, --meas-var, --mask-var, --truth-var."""
     p.add_argument("--mask", help="mask file, when the capture file has none")
     p.add_argument("--scale", choices=[s.value for s in Scale],
                    help="how raw values map to [0,1] frames (default: detected; see README)")

@@ -27,18 +27,10 @@ _FLAG_FIELDS = {"iters": ("iterations", "max_iter"), "tol": ("tol",), "max_iter"
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("reconstruct", help="reconstruct a capture and report/export the result")
     add_capture_arguments(p)
-    p.add_argument("--algo", help=f"algorithm: {', '.join(algorithm_names())} (default: gap-tv)")
-    p.add_argument("--measurements", help="which measurements, e.g. 0,2 or 0-3 (default: all)")
-    p.add_argument("--iters", type=int, help="iterations (GAP-TV, PnP-GAP) or max iterations (DE-GAP, DE-RNN)")
-    p.add_argument("--tol", type=float, help="fixed-point tolerance (DE-GAP, DE-RNN)")
-    p.add_argument("--max-iter", type=int, help="iteration cap (DE-GAP, DE-RNN)")
-    p.add_argument("--model", help="trained model name or .pt file (DE-GAP, PnP-GAP: a denoiser; DE-RNN: a recurrent model)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any other algorithm setting (repeatable), e.g. --set tv_weight=0.2")
+    add_algorithm_arguments(p)
     p.add_argument("--config", help="YAML run configuration (as saved beside exports): its algorithm, settings, "
                                     "measurements, device, scale and, without a capture argument, its capture; "
                                     "flags override it")
-    p.add_argument("--device", help="auto | cpu | cuda | cuda:N (default: auto)")
     p.add_argument("--out", help="export the reconstruction: .mp4 .gif .tif .png .npz .mat")
     p.add_argument("--fps", type=float, default=10.0, help="frame rate of video exports")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
@@ -48,7 +40,22 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
-def _settings_from_args(args: argparse.Namespace, algo: str, base: dict[str, Any]) -> dict[str, Any]:
+def add_algorithm_arguments(p: argparse.ArgumentParser) -> None:
+    """--algo, --measurements, the settings flags (--iters, --tol, --max-iter, --model, --set) and
+    --device (reconstruct, batch); :func:`settings_from_args` reads the settings ones."""
+    p.add_argument("--algo", help=f"algorithm: {', '.join(algorithm_names())} (default: gap-tv)")
+    p.add_argument("--measurements", help="which measurements, e.g. 0,2 or 0-3 (default: all)")
+    p.add_argument("--iters", type=int, help="iterations (GAP-TV, PnP-GAP) or max iterations (DE-GAP, DE-RNN)")
+    p.add_argument("--tol", type=float, help="fixed-point tolerance (DE-GAP, DE-RNN)")
+    p.add_argument("--max-iter", type=int, help="iteration cap (DE-GAP, DE-RNN)")
+    p.add_argument("--model", help="trained model name or .pt file (DE-GAP, PnP-GAP: a denoiser; DE-RNN: a recurrent model)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other algorithm setting (repeatable), e.g. --set tv_weight=0.2")
+    p.add_argument("--device", help="auto | cpu | cuda | cuda:N (default: auto)")
+
+
+def settings_from_args(args: argparse.Namespace, algo: str, base: dict[str, Any]) -> dict[str, Any]:
+    """The algorithm settings the flags give, over ``base`` (e.g. a run configuration's)."""
     spec = get_algorithm(algo)
     fields = {f.name: f for f in dataclasses.fields(spec.settings_type)}
     settings = dict(base)
@@ -131,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         check_export_target(args.out, args.fps, args.overwrite)  # refused before the run, not after
     capture = load_from_args(args)
     capture.require_mask()
-    job = Job(capture, args.algo, _settings_from_args(args, args.algo, base), device=args.device,
+    job = Job(capture, args.algo, settings_from_args(args, args.algo, base), device=args.device,
               measurements=parse_indices(args.measurements), preview_every=10**9)
     indices = capture.check_indices(job.measurements)
     bar = None if args.quiet else tqdm(total=len(indices), unit="meas", file=sys.stderr, dynamic_ncols=True)
