@@ -39,9 +39,12 @@ def get_denoiser(name: str, device: torch.device | str) -> nn.Module:
     Loaded once per (file, modification time, device) and shared; raises :class:`JobError` with
     what to do when the model does not exist.
     """
-    from sci_viewer.models import MODELS_DIR, load_model
+    from sci_viewer.models import find_model, load_model
 
-    path = Path(name) if Path(name).suffix == ".pt" else MODELS_DIR / f"{name}.pt"
+    try:
+        path, _ = find_model(name)  # a file, or NAME.pt in the bundled, user or $SCI_MODELS_DIR folders
+    except JobError:
+        path = Path(name)  # load_model says what is wrong below
     mtime = path.stat().st_mtime if path.exists() else -1.0
     key = (str(path.resolve()) if path.exists() else str(name), mtime, str(torch.device(device)))
     with _CACHE_LOCK:

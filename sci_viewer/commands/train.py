@@ -9,13 +9,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sci_viewer.settings import RESOURCES_DIR
+from sci_viewer.locations import checkout_root, training_config
 
 if TYPE_CHECKING:
     from sci_viewer.training.config import TrainConfig
     from sci_viewer.training.distributed import Ranks
 
-CHECKPOINTS = RESOURCES_DIR.parent / "checkpoints"
+# run folders: the checkout's checkpoints/, or ./checkpoints for an installed package
+CHECKPOINTS = (checkout_root() or Path()) / "checkpoints"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -26,7 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                     "(torchrun --nproc-per-node N -m sci_viewer train ...) the N ranks train one model "
                     "data-parallel: each draws its own batches, gradients are averaged, rank 0 writes.",
     )
-    p.add_argument("--config", required=True, help="YAML file, e.g. resources/train/degap-default.yaml")
+    p.add_argument("--config", required=True, help="YAML file, e.g. resources/train/degap-default.yaml, or the name of a shipped config (degap-default)")
     p.add_argument("--out", default=None, help="run folder (default: checkpoints/<config name>)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt (steps, optimiser, RNG)")
     p.add_argument("--device", default=None, choices=None, help="auto | cpu | cuda[:N] (default: the config's)")
@@ -60,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
     from sci_viewer.training import distributed
     from sci_viewer.training.config import load_config
 
+    if not Path(args.config).is_file() and training_config(args.config):
+        args.config = str(training_config(args.config))  # a shipped config by name, e.g. dernn-default
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else CHECKPOINTS / (cfg.name or Path(args.config).stem)
     if args.export:
