@@ -12,6 +12,7 @@ from enum import Enum
 
 import numpy as np
 
+from sci_viewer.correction import Correction
 from sci_viewer.errors import CaptureError, MaskRequiredError
 
 
@@ -50,6 +51,9 @@ class Capture:
     truth : (N, B, H, W) array or None, frames on 0..255 (or 0..1 if ``truth_max <= 1``).
     name, source, mask_source : for display and reports.
     scale : how raw measurement values map to [0, 1] frames, see :class:`Scale`.
+    notes : how the file was read (the loaders').
+    correction : dark frame and saturation level (:class:`~sci_viewer.correction.Correction`);
+        ``meas`` stays raw, :meth:`measurements` returns it corrected (see :meth:`with_correction`).
     """
 
     meas: np.ndarray
@@ -60,6 +64,7 @@ class Capture:
     mask_source: str | None = None
     scale: Scale = Scale.SIM255
     notes: tuple[str, ...] = field(default_factory=tuple)
+    correction: Correction = field(default_factory=Correction)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scale", Scale(self.scale))
@@ -100,14 +105,19 @@ class Capture:
         if self.scale is Scale.REAL_CR:
             return b / 2.0 / 255.0
         if self.scale is Scale.MAX:
-            peak = float(np.max(self.meas))
+            peak = self.correction.peak(self.meas)
             return b / 2.0 / peak if peak > 0 else 1.0
         return 1.0
 
     def measurements(self, indices: list[int] | None = None) -> np.ndarray:
-        """Float32 measurements (n, H, W) on the solvers' scale."""
+        """Float32 measurements (n, H, W) on the solvers' scale, the dark frame subtracted."""
         idx = self.check_indices(indices)
-        return (self.meas[idx].astype(np.float32) * np.float32(self.measurement_factor()))
+        return self.correction.subtract(self.meas[idx]) * np.float32(self.measurement_factor())
+
+    def valid_pixels(self, indices: list[int] | None = None) -> np.ndarray | None:
+        """Float32 (n, H, W): 1 where a measurement pixel counts in the data term, 0 where it is
+        saturated; None without a saturation level."""
+        return self.correction.valid(self.meas[self.check_indices(indices)])
 
     def mask_float(self) -> np.ndarray:
         return self.require_mask().astype(np.float32, copy=False)
@@ -148,13 +158,25 @@ class Capture:
     def with_scale(self, scale: Scale | str) -> Capture:
         return replace(self, scale=Scale(scale))
 
+    def with_correction(self, correction: Correction) -> Capture:
+        """A copy whose solvers' data is corrected by ``correction`` (replacing any earlier one);
+        the raw measurement is shared, not copied."""
+        return replace(self, correction=correction)
+
+    def config(self) -> dict:
+        """Where this capture came from and how it is read, as a run configuration records it."""
+        return {"source": self.source, "mask": self.mask_source, "scale": self.scale.value, "name": self.name,
+                **self.correction.config()}
+
     def subset(self, indices: list[int]) -> Capture:
         idx = self.check_indices(indices)
         truth = None if self.truth is None else self.truth[idx]
         return replace(self, meas=self.meas[idx], truth=truth)
 
     def describe(self) -> dict:
-        """Plain-data summary for the info command and the app's summary panel."""
+        """Plain-data summary for the info command and the app's summary panel. ``notes``: the
+        loaders' notes, then the correction's and the data's (negative pixels, dark, saturation)."""
+        stats = self.correction.stats(self.meas)
         d = {
             "name": self.name,
             "source": self.source,
@@ -168,7 +190,13 @@ class Capture:
             "ground_truth": self.has_truth,
             "scale": self.scale.value,
             "scale_meaning": SCALE_HELP[self.scale],
-            "notes": list(self.notes),
+            "negative_pixels": stats["negative_pixels"],
+            "negative_min": stats["negative_min"],
+            "dark": self.correction.dark_config(),
+            "corrected_range": stats["corrected_range"] if self.correction.dark is not None else None,
+            "saturation": self.correction.saturation,
+            "saturated_pixels": stats["saturated_pixels"],
+            "notes": list(self.notes) + self.correction.notes(stats),
         }
         if self.mask is not None:
             phi_sum = self.mask.astype(np.float64).sum(0)
@@ -187,7 +215,9 @@ class Capture:
         return d
 
 
-def _check_values(name: str, what: str, arr: np.ndarray) -> None:
+def _check_values(name: str, what: str, arr: np.ndarray, negative_ok: bool = False) -> None:
+    """Refuse a non-numeric, empty or non-finite array, and (unless ``negative_ok``: measurements,
+    which dark subtraction and read noise make negative) one with negative values."""
     if arr.dtype.kind not in "biuf":
         raise CaptureError(f"{name}: the {what} has data type {arr.dtype}; a numeric array is needed.")
     if arr.size == 0:
@@ -200,10 +230,10 @@ def _check_values(name: str, what: str, arr: np.ndarray) -> None:
                 f"{name}: the {what} contains {n_bad} NaN or infinite value(s); "
                 "fix or crop the data before reconstructing."
             )
-    if np.min(arr) < 0:
+    if not negative_ok and np.min(arr) < 0:
         raise CaptureError(
             f"{name}: the {what} has negative values (min {float(np.min(arr)):g}); "
-            "CACTI intensities and masks are non-negative."
+            f"{'masks' if 'mask' in what else 'frames'} are non-negative."
         )
 
 
@@ -214,8 +244,9 @@ def validate(c: Capture) -> None:
         raise CaptureError(
             f"{name}: measurements must be N x H x W (3-D), found shape {tuple(c.meas.shape)}."
         )
-    _check_values(name, "measurement", c.meas)
+    _check_values(name, "measurement", c.meas, negative_ok=True)
     h, w = c.frame_shape
+    c.correction.check(name, (h, w))
     if c.mask is not None:
         if c.mask.ndim != 3:
             raise CaptureError(f"{name}: the mask must be B x H x W (3-D), found {tuple(c.mask.shape)}.")

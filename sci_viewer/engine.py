@@ -218,7 +218,8 @@ def _start_measurement(job: Job, spec, settings, device: torch.device, mask: np.
                        position: int) -> _Started:
     cap = job.capture
     y = torch.from_numpy(cap.measurements([index])[0]).to(device)
-    op = Cacti(torch.from_numpy(mask).to(device))
+    valid = cap.valid_pixels([index])  # None, or 0 at saturated pixels: left out of the data term
+    op = Cacti(torch.from_numpy(mask).to(device), None if valid is None else torch.from_numpy(valid[0]).to(device))
     truth_np = cap.ground_truth([index])
     truth = None if truth_np is None else torch.from_numpy(truth_np[0]).to(device)
     warm = None if job.warm_start is None else job.warm_start[position]

@@ -17,12 +17,27 @@ def frame_weights(mask: torch.Tensor, phi_sum: torch.Tensor) -> torch.Tensor:
 
 
 class Cacti:
-    """Forward operator of one mask, with the GAP projection built on it."""
+    """Forward operator of one mask, with the GAP projection built on it.
 
-    def __init__(self, mask: torch.Tensor) -> None:
+    ``valid`` (optional, (..., H, W) broadcasting against the measurement): a per-pixel weight ``w``
+    of the data term, 0 at saturated pixels and 1 elsewhere. GAP's correction becomes
+    ``A^T(w (y - A v) / Phi_sum)``. Because ``A`` acts pixel by pixel, this is still the exact
+    projection, now onto ``{x : (A x)_p = y_p at every valid pixel p}``: a saturated pixel's clipped
+    value (a lower bound of what the frames summed to there, not a measurement of it) neither pulls
+    the estimate down to the clip level nor constrains it at all; the denoiser or prior fills that
+    pixel in from its neighbours. The start ``x0 = A^T(y / Phi_sum)`` keeps the clipped value, the
+    best guess the data offers there. Every algorithm honours ``w`` through :meth:`scaled_residual`
+    and :meth:`project`; without ``valid`` their arithmetic is exactly what it was before.
+    """
+
+    def __init__(self, mask: torch.Tensor, valid: torch.Tensor | None = None) -> None:
         if mask.ndim != 3:
             raise ValueError(f"mask must be (B, H, W), got {tuple(mask.shape)}")
+        if valid is not None and tuple(valid.shape[-2:]) != tuple(mask.shape[-2:]):
+            raise ValueError(f"valid must be (..., H, W) = (..., {mask.shape[1]}, {mask.shape[2]}), "
+                             f"got {tuple(valid.shape)}")
         self.mask = mask
+        self.valid = valid
         phi_sum = (mask * mask).sum(0)
         # Pixels no frame exposed carry no information: divide by 1 there (the estimate keeps A^T r = 0).
         self.phi_sum = torch.where(phi_sum > 0, phi_sum, torch.ones_like(phi_sum))
@@ -54,6 +69,13 @@ class Cacti:
         """``x0 = A^T(y / Phi_sum)``: the least-norm solution of ``A x = y``."""
         return self.At(y / self.phi_sum)
 
+    def scaled_residual(self, r: torch.Tensor) -> torch.Tensor:
+        """``w r / Phi_sum`` for a measurement-space residual ``r``: what ``A^T`` turns into GAP's
+        correction (0 at saturated pixels; ``r / Phi_sum`` exactly without ``valid``)."""
+        r = r / self.phi_sum
+        return r if self.valid is None else r * self.valid
+
     def project(self, v: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """GAP projection of ``v`` onto ``{x : A x = y}``: ``v + A^T((y - A v) / Phi_sum)``."""
-        return v + self.At((y - self.A(v)) / self.phi_sum)
+        """GAP projection of ``v`` onto ``{x : A x = y}`` (at the valid pixels):
+        ``v + A^T(w (y - A v) / Phi_sum)``."""
+        return v + self.At(self.scaled_residual(y - self.A(v)))

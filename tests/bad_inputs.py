@@ -199,9 +199,14 @@ def corpus() -> list[Bad]:
             ("nan.mat", "'meas'", "1 nan or infinite")),
         Bad("Inf mask", lambda d: write(d / "inf.npz", {"meas": np.ones((24, 20)), "mask": _inf_mask()}),
             ("inf.npz", "'mask'", "nan or infinite")),
-        Bad("negative measurement",
-            lambda d: write(d / "neg.mat", _arrays(meas=-to_matlab(sample_arrays())["meas"])),
-            ("neg.mat", "'meas'", "negative")),
+        # A negative measurement is valid (dark-subtracted data): see negative_measurement() and
+        # tests/test_loaders.py. A negative mask or ground truth stays refused.
+        Bad("negative mask",
+            lambda d: write(d / "negk.npz", {"meas": np.ones((24, 20)), "mask": -np.ones((4, 24, 20))}),
+            ("negk.npz", "'mask'", "negative", "min -1")),
+        Bad("negative ground truth",
+            lambda d: write(d / "negt.mat", _arrays(orig=-to_matlab(sample_arrays())["orig"].astype(np.float64))),
+            ("negt.mat", "'orig'", "negative")),
         Bad("all-zero mask", lambda d: write(d / "zero.mat", _arrays(mask=np.zeros((24, 20, 4), np.uint8))),
             ("zero.mat", "'mask'", "all zeros")),
         Bad("huge declared v5", lambda d: huge_mat5(d / "huge.mat"),
@@ -220,6 +225,16 @@ def corpus() -> list[Bad]:
             ("unknown scale", "sim255"), {"scale": "bright"}),
         Bad("missing file", lambda d: d / "absent.mat", ("absent.mat", "no such file")),
     ]
+
+
+def negative_measurement(path: Path) -> tuple[Path, np.ndarray]:
+    """A valid capture whose measurement is dark-subtracted: read noise around a dark level of 20,
+    minus that level, leaves negative pixels. Returns the file and the measurement (N, H, W)."""
+    arrays = sample_arrays(seed=3)
+    rng = np.random.default_rng(3)
+    arrays["meas"] = arrays["meas"] * 0.02 + rng.normal(0.0, 4.0, arrays["meas"].shape)
+    arrays["meas"][0, 0, 0] = -7.5
+    return write(path, to_matlab(arrays)), arrays["meas"]
 
 
 def _bytes(path: Path, data: bytes) -> Path:

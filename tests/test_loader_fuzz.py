@@ -108,3 +108,16 @@ def test_random_arrays(meas, mask, truth, layout):
             assert cap.meas.ndim == 3
             if cap.mask is not None:
                 assert cap.mask.shape[1:] == cap.meas.shape[1:]
+
+
+@FUZZ
+@given(meas=hnp.arrays(np.float32, (2, 5, 4), elements=st.floats(-1e3, 1e3, width=32)))
+def test_any_finite_measurement_loads_with_its_negatives_counted(meas):
+    """Negative measurement values are valid data (dark subtraction, read noise): never refused."""
+    mask = np.ones((3, 5, 4), np.uint8)
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "neg.npz"
+        np.savez(path, meas=meas, mask=mask)
+        d_ = load_capture(path).describe()
+    assert d_["negative_pixels"] == int(np.count_nonzero(meas < 0))
+    assert d_["negative_min"] == (float(meas.min()) if (meas < 0).any() else None)

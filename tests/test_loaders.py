@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bad_inputs import B, H, N, W, corpus, make, sample_arrays, to_matlab, write, write_mat73
+from bad_inputs import (B, H, N, W, corpus, make, negative_measurement, sample_arrays, to_matlab, write,
+                        write_mat73)
 from sci_viewer.capture import Scale
 from sci_viewer.errors import CaptureError, MaskRequiredError
 from sci_viewer.io import frames_from_name, inspect_file, load_capture, load_mask
@@ -204,6 +205,19 @@ def test_zero_exposure_pixels_are_valid(tmp_path):
     ref["mask"][:, 5, 5] = 0
     cap = load_capture(write(tmp_path / "dark.npz", ref), truth_var="")
     assert any("never exposed" in n for n in cap.notes)
+
+
+def test_negative_measurement_is_accepted_and_counted(tmp_path):
+    path, meas = negative_measurement(tmp_path / "neg.mat")
+    cap = load_capture(path)
+    assert np.array_equal(cap.meas, meas)  # kept as it is: no clipping
+    d = cap.describe()
+    assert d["negative_pixels"] == int(np.count_nonzero(meas < 0)) > 0
+    assert d["negative_min"] == float(meas.min()) <= -7.5
+    assert any("negative" in n and f"{meas.min():g}" in n for n in d["notes"])
+    assert float(cap.measurements().min()) < 0  # the solvers see the negatives too
+    clean = load_capture(write(tmp_path / "pos.npz", sample_arrays())).describe()
+    assert clean["negative_pixels"] == 0 and clean["negative_min"] is None
 
 
 def test_size_limit_applies_to_the_total(tmp_path, monkeypatch):

@@ -21,6 +21,7 @@ import torch
 
 from sci_viewer.errors import JobError
 from sci_viewer.models import equilibrium_map
+from sci_viewer.physics import Cacti
 
 if TYPE_CHECKING:
     from sci_viewer.algorithms.deq import DeGapSolver
@@ -38,6 +39,9 @@ class EquilibriumBatch:
         self.label, self.tol, self.max_iter = first.label, first.s.tol, first.max_iter
         self._net, self._op, self._clip = first.net, first.op, first.s.clip
         self._ys = torch.stack([s.y for s in solvers])
+        # per measurement, its saturated pixels (Cacti.valid), or None when no measurement has any
+        self._valid = None if all(s.op.valid is None for s in solvers) else torch.stack(
+            [torch.ones_like(s.y) if s.op.valid is None else s.op.valid for s in solvers])
         self._sigma = _stacked_sigma([s.sigma for s in solvers], self._ys)
         self._rows = list(range(len(solvers)))  # batch rows still iterating
         self._iterator = first.make_iterator(self._map(), torch.cat([s.start for s in solvers]))
@@ -48,7 +52,8 @@ class EquilibriumBatch:
     def _map(self) -> Any:
         index = torch.tensor(self._rows, device=self._ys.device)
         sigma = self._sigma[index] if isinstance(self._sigma, torch.Tensor) else self._sigma
-        return equilibrium_map(self._net, self._op, self._ys[index], sigma, clip=self._clip)
+        op = self._op if self._valid is None else Cacti(self._op.mask, self._valid[index])
+        return equilibrium_map(self._net, op, self._ys[index], sigma, clip=self._clip)
 
     def advance(self, row: int, k: int) -> tuple[torch.Tensor, float, float]:
         """Row ``row``'s ``(f(x_k), r(x_k))`` and its share of the step's seconds (steps the batch at need)."""

@@ -43,7 +43,7 @@ class GapTvSolver:
             r = self.y1 - yb
         else:
             r = self.y - yb
-        v = torch.addcmul(self.x, op.mask, (r / op.phi_sum).unsqueeze(-3), value=s.step)  # x + step*A^T(r/Φ)
+        v = torch.addcmul(self.x, op.mask, op.scaled_residual(r).unsqueeze(-3), value=s.step)  # x + step*A^T(w r/Φ)
         x_new = tv_denoise(v, s.tv_weight, s.tv_iterations)
         residual = float(torch.linalg.vector_norm(x_new - self.x) / torch.linalg.vector_norm(x_new).clamp_min(1e-12))
         self.x = x_new

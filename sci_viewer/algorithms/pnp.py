@@ -70,9 +70,9 @@ class PnpGapSolver:
         yb = op.A(self.x)
         if self.s.accelerate:
             self.y1 = self.y1 + (self.y - yb)
-            v = self.x + op.At((self.y1 - yb) / op.phi_sum)
+            v = self.x + op.At(op.scaled_residual(self.y1 - yb))
         else:
-            v = self.x + op.At((self.y - yb) / op.phi_sum)
+            v = self.x + op.At(op.scaled_residual(self.y - yb))
         x_new = denoise(self.net, v, self.sigma(self.k), op)
         self.k += 1
         residual = float(torch.linalg.vector_norm(x_new - self.x)

@@ -23,6 +23,28 @@ def add_loader_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--truth-var", help="name of the ground-truth variable")
 
 
+def add_correction_arguments(p: argparse.ArgumentParser) -> None:
+    """``--dark FILE|VALUE``, ``--dark-var NAME`` and ``--saturation LEVEL`` (reconstruct, info, batch);
+    :func:`correct_from_args` applies them."""
+    p.add_argument("--dark", metavar="FILE|VALUE",
+                   help="subtract a dark frame before reconstructing: a file (H x W, or a stack averaged to "
+                        "H x W; any capture format) or a constant offset, in raw measurement units")
+    p.add_argument("--dark-var", help="name of the dark-frame variable in the --dark file")
+    p.add_argument("--saturation", type=float, metavar="LEVEL",
+                   help="raw level (before dark subtraction) at or above which a pixel is saturated: "
+                        "such pixels are counted and left out of the data term")
+
+
+def correct_from_args(capture: Capture, args: argparse.Namespace) -> Capture:
+    """``capture`` with ``--dark`` / ``--saturation`` applied (unchanged when neither is given)."""
+    dark, saturation = getattr(args, "dark", None), getattr(args, "saturation", None)
+    if dark is None and saturation is None:
+        return capture
+    from sci_viewer.io import apply_correction
+
+    return apply_correction(capture, dark, saturation, getattr(args, "dark_var", None))
+
+
 def load_from_args(args: argparse.Namespace) -> Capture:
     if not args.capture:
         from sci_viewer.demo import demo_capture
@@ -37,7 +59,7 @@ def load_from_args(args: argparse.Namespace) -> Capture:
                                mask_var=args.mask_var, truth_var=args.truth_var)
     if args.scale:
         capture = capture.with_scale(args.scale)
-    return capture
+    return correct_from_args(capture, args)
 
 
 def parse_indices(text: str | None) -> list[int] | None:

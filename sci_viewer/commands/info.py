@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from sci_viewer.commands.common import add_correction_arguments, correct_from_args
 from sci_viewer.errors import CaptureError
 
 
@@ -16,6 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--meas-var", help="name of the measurement variable in the file")
     p.add_argument("--mask-var", help="name of the mask variable")
     p.add_argument("--truth-var", help="name of the ground-truth variable")
+    add_correction_arguments(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     return p
 
@@ -24,6 +26,14 @@ def _print_text(d: dict) -> None:
     print(f"{d['name']}  ({d['source']})")
     print(f"  measurements   {d['measurements']} x {d['frame_size'][0]} x {d['frame_size'][1]}"
           f"  {d['meas_dtype']}  range {d['meas_range'][0]:g}..{d['meas_range'][1]:g}")
+    if d["dark"] is not None:
+        lo, hi = d["corrected_range"]
+        print(f"  dark           {d['dark']}  (subtracted: range {lo:g}..{hi:g})")
+    neg = d["negative_pixels"]
+    print(f"  negative       {neg} pixel(s)" + (f", min {d['negative_min']:g}" if neg else ""))
+    if d["saturation"] is not None:
+        print(f"  saturation     level {d['saturation']:g}: {d['saturated_pixels']} pixel(s) saturated, "
+              "left out of the data term")
     m = d["mask"]
     if m is None:
         print("  mask           none — a reconstruction needs one (--mask FILE)")
@@ -54,6 +64,11 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps({"error": str(exc), "file": holds}, indent=2, default=str))
         elif holds is not None:
             print(json.dumps(holds, indent=2, default=str))
+        return 2
+    try:
+        capture = correct_from_args(capture, args)
+    except CaptureError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     d = capture.describe()
     if args.json:

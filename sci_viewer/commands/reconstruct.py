@@ -14,7 +14,9 @@ from tqdm import tqdm
 
 from sci_viewer.algorithms import algorithm_names, get_algorithm
 from sci_viewer.capture import Scale
-from sci_viewer.commands.common import add_capture_arguments, load_from_args, parse_indices
+from sci_viewer.commands.common import (add_capture_arguments, add_correction_arguments, load_from_args,
+                                       parse_indices)
+from sci_viewer.correction import ARRAY_DARK
 from sci_viewer.engine import IterationEvent, Job, MeasurementResult, NoticeEvent, run_job
 from sci_viewer.errors import JobError
 from sci_viewer.export import check_export_target
@@ -27,6 +29,7 @@ _FLAG_FIELDS = {"iters": ("iterations", "max_iter"), "tol": ("tol",), "max_iter"
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("reconstruct", help="reconstruct a capture and report/export the result")
     add_capture_arguments(p)
+    add_correction_arguments(p)
     add_algorithm_arguments(p)
     p.add_argument("--config", help="YAML run configuration (as saved beside exports): its algorithm, settings, "
                                     "measurements, device, scale and, without a capture argument, its capture; "
@@ -127,7 +130,32 @@ def apply_config(args: argparse.Namespace) -> dict[str, Any]:
         if capture["scale"] not in valid:
             raise JobError(f"'{path}' gives the scale {capture['scale']!r}; valid: {', '.join(valid)}.")
         args.scale = capture["scale"]
+    _correction_from_config(args, capture, path)
     return settings
+
+
+def _correction_from_config(args: argparse.Namespace, capture: dict[str, Any], path: Path) -> None:
+    """The configuration's dark frame (a file, found like the capture, or a constant) and saturation
+    level, where ``--dark`` / ``--saturation`` leave them open."""
+    dark = capture.get("dark")
+    if args.dark is None and dark is not None:
+        if isinstance(dark, bool) or not isinstance(dark, (int, float, str)):
+            raise JobError(f"'{path}' gives the dark frame {dark!r}; expected a file name or a number.")
+        if isinstance(dark, str):
+            if dark == ARRAY_DARK:
+                raise JobError(f"'{path}' was saved with a dark frame given as an array from Python, which it "
+                               "cannot replay; give the dark frame with --dark FILE|VALUE.")
+            found = _find(dark, path.parent)
+            if found is None:
+                raise JobError(f"'{path}' was saved with the dark frame '{dark}', which is not in the current "
+                               "folder or beside the configuration; give it with --dark.")
+            dark = found
+        args.dark = str(dark)
+    level = capture.get("saturation")
+    if args.saturation is None and level is not None:
+        if isinstance(level, bool) or not isinstance(level, (int, float)):
+            raise JobError(f"'{path}' gives the saturation level {level!r}; it must be a number.")
+        args.saturation = float(level)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -54,7 +54,7 @@ def frames_from_name(path: PathLike) -> int | None:
 
 
 def _check_role_values(file: str, role: str, var: str, arr: np.ndarray) -> None:
-    _check_values(file, f"{role} variable '{var}'", arr)
+    _check_values(file, f"{role} variable '{var}'", arr, negative_ok=role == "measurement")
     if role == "mask" and not np.any(arr):
         raise CaptureError(f"{file}: the mask variable '{var}' is all zeros; no pixel was ever exposed.")
 
