@@ -9,44 +9,32 @@ device the work used, and needs no GPU per rank).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import torch
 
+from sci_viewer.training.distributed import Ranks
+
 # A rank that finishes its share early waits for the slowest one at the merge: allow a long night.
 MERGE_TIMEOUT = timedelta(hours=48)
 
 
-@dataclass(frozen=True)
-class World:
-    """``rank`` of ``size`` workers; ``local_rank``: the worker's number on its own machine."""
-
-    rank: int = 0
-    size: int = 1
-    local_rank: int = 0
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def world_from_env(environ: dict[str, str] | None = None) -> World:
-    """The world ``torchrun`` describes in the environment (a world of one without it)."""
+def world_from_env(environ: dict[str, str] | None = None) -> Ranks:
+    """The world ``torchrun`` describes in the environment (a world of one without it); joins no group."""
     env = os.environ if environ is None else environ
     size = int(env.get("WORLD_SIZE", "1"))
     rank = int(env.get("RANK", "0"))
     local = int(env.get("LOCAL_RANK", str(rank)))
     if not 0 <= rank < size:
         raise ValueError(f"RANK {rank} is outside WORLD_SIZE {size}")
-    return World(rank, size, local)
+    return Ranks(rank, size, local)
 
 
-def device_for(world: World, requested: str) -> str:
+def device_for(world: Ranks, requested: str) -> str:
     """``requested``, except that ``auto`` / ``cuda`` becomes ``cuda:LOCAL_RANK`` when several workers
     share a machine with several GPUs (each worker its own GPU)."""
-    if requested not in ("auto", "cuda") or world.size < 2 or not torch.cuda.is_available():
+    if requested not in ("auto", "cuda") or world.world_size < 2 or not torch.cuda.is_available():
         return requested
     count = torch.cuda.device_count()
     return f"cuda:{world.local_rank % count}" if count > 1 else requested
@@ -55,26 +43,26 @@ def device_for(world: World, requested: str) -> str:
 class Merge:
     """A context in which :meth:`gather` collects one picklable object per worker on rank 0."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: Ranks) -> None:
         self.world = world
         self._owns = False
 
     def __enter__(self) -> Merge:
         import torch.distributed as dist
 
-        if self.world.size > 1 and not dist.is_initialized():
-            dist.init_process_group("gloo", rank=self.world.rank, world_size=self.world.size,
+        if self.world.world_size > 1 and not dist.is_initialized():
+            dist.init_process_group("gloo", rank=self.world.rank, world_size=self.world.world_size,
                                     timeout=MERGE_TIMEOUT)
             self._owns = True
         return self
 
     def gather(self, obj: Any) -> list[Any] | None:
         """Every worker's ``obj`` in rank order on rank 0; None on the others."""
-        if self.world.size < 2:
+        if self.world.world_size < 2:
             return [obj]
         import torch.distributed as dist
 
-        out: list[Any] | None = [None] * self.world.size if self.world.is_main else None
+        out: list[Any] | None = [None] * self.world.world_size if self.world.main else None
         dist.gather_object(obj, out, dst=0)
         return out
 

@@ -145,3 +145,14 @@ def test_two_ranks_under_torchrun_share_the_captures(tmp_path: Path, captures: P
     assert sorted(Path(r["capture"]).name for r in rows) == ["a.npz", "b.npz", "c.npz"]  # each once
     assert {r["rank"] for r in rows} == {0, 1} and {r["status"] for r in rows} == {"ok"}
     assert sorted(p.name for p in out.glob("*.npz")) == ["a.npz", "b.npz", "c.npz"]
+
+
+def test_world_from_env_and_device_per_rank() -> None:
+    from sci_viewer.ranks import device_for, world_from_env
+
+    assert world_from_env({}).world_size == 1 and world_from_env({}).main
+    world = world_from_env({"WORLD_SIZE": "4", "RANK": "3", "LOCAL_RANK": "1"})
+    assert (world.rank, world.world_size, world.local_rank, world.main) == (3, 4, 1, False)
+    assert device_for(world, "cpu") == "cpu" and device_for(world, "cuda:0") == "cuda:0"
+    with pytest.raises(ValueError, match="outside WORLD_SIZE"):
+        world_from_env({"WORLD_SIZE": "2", "RANK": "2"})

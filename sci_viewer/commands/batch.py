@@ -17,7 +17,7 @@ from sci_viewer.algorithms import get_algorithm
 from sci_viewer.batch import FAILED, OK, SKIPPED, CaptureRecord, discover, output_names, read_previous, run_batch, \
     write_summary
 from sci_viewer.capture import Capture
-from sci_viewer.commands.common import add_loader_arguments, load_from_args, parse_indices
+from sci_viewer.commands.common import add_correction_arguments, add_loader_arguments, load_from_args, parse_indices
 from sci_viewer.commands.reconstruct import add_algorithm_arguments, settings_from_args
 from sci_viewer.engine import Event, IterationEvent, Job
 from sci_viewer.export import check_export_target
@@ -36,6 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                                                     "summary.json / summary.csv (created if missing)")
     p.add_argument("--format", default="npz", choices=FORMATS, help="output format (default: npz)")
     add_loader_arguments(p)
+    add_correction_arguments(p)
     add_algorithm_arguments(p)
     p.add_argument("--fps", type=float, default=10.0, help="frame rate of video outputs")
     p.add_argument("--overwrite", action="store_true",
@@ -63,9 +64,9 @@ def run(args: argparse.Namespace) -> int:
     def make_job(capture: Capture) -> Job:
         return Job(capture, args.algo, settings, device=args.device, measurements=indices, preview_every=10**9)
 
-    share = len(captures[world.rank::world.size])
+    share = len(captures[world.rank::world.world_size])
     bar = tqdm(total=share, unit="capture", file=sys.stderr, dynamic_ncols=True, disable=args.quiet,
-               desc=f"rank {world.rank}" if world.size > 1 else None, position=world.rank)
+               desc=f"rank {world.rank}" if world.world_size > 1 else None, position=world.rank)
 
     def on_event(event: Event) -> None:
         if isinstance(event, IterationEvent):
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     with Merge(world) as merge:
         try:
             for record in run_batch(captures, output_names(captures), out_dir, args.format, load, make_job,
-                                    rank=world.rank, world=world.size, overwrite=args.overwrite, fps=args.fps,
+                                    rank=world.rank, world=world.world_size, overwrite=args.overwrite, fps=args.fps,
                                     previous=read_previous(out_dir), on_event=on_event):
                 records.append(record)
                 bar.update(1)
@@ -83,8 +84,8 @@ def run(args: argparse.Namespace) -> int:
                 tqdm.write(f"{record.capture}: {record.status}{psnr}" + (f": {record.error}" if record.error else ""),
                            file=sys.stderr)
         except KeyboardInterrupt:
-            if world.size == 1:  # what was done is summarised; a re-run resumes after it
-                write_summary(out_dir, args.algo, world.size, records, captures)
+            if world.world_size == 1:  # what was done is summarised; a re-run resumes after it
+                write_summary(out_dir, args.algo, world.world_size, records, captures)
             raise
         finally:
             bar.close()
@@ -92,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     if parts is None:  # not rank 0: rank 0 writes the summary
         return 1 if any(r.status == FAILED for r in records) else 0
     merged = [CaptureRecord(**r) for part in parts for r in part]
-    json_path, csv_path = write_summary(out_dir, args.algo, world.size, merged, captures)
+    json_path, csv_path = write_summary(out_dir, args.algo, world.world_size, merged, captures)
     count = {status: sum(r.status == status for r in merged) for status in (OK, SKIPPED, FAILED)}
     print(f"{count[OK]} reconstructed, {count[SKIPPED]} skipped (complete), {count[FAILED]} failed; "
           f"summary: {json_path} and {csv_path.name}")
