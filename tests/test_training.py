@@ -379,3 +379,30 @@ def test_export_adds_the_model_extension(tmp_path, davis):
     assert main(["train", "--config", str(_write(tmp_path, TINY)), "--out", str(out),
                  "--export", str(tmp_path / "mine"), "--pick", "deq_final"]) == 0
     assert (tmp_path / "mine.pt").exists()
+
+
+def test_per_sample_forward_solve_stops_each_sample_at_its_tol_and_matches_one_sample_solves():
+    from sci_viewer.solvers import AndersonSettings, anderson
+    from sci_viewer.training.forward_solve import solve_per_sample
+
+    # x = A_i x + c_i per sample, contractions of different strength: different iteration counts
+    g = torch.Generator().manual_seed(0)
+    scales = torch.tensor([0.1, 0.6, 0.3]).view(3, 1, 1)
+    a = scales * torch.linalg.qr(torch.randn(3, 6, 6, generator=g))[0]
+    c = torch.randn(3, 6, 1, generator=g)
+    calls = []
+
+    def restrict(rows):
+        def f(x):
+            calls.append(x.shape[0])
+            return (a[rows] @ x.unsqueeze(-1) + c[rows]).squeeze(-1)
+        return f
+
+    x0 = torch.zeros(3, 6)
+    z, info = solve_per_sample(restrict(torch.arange(3)), restrict, x0, AndersonSettings(2, 1.0, 1e-4), 1e-6, 50)
+    assert info.converged and info.residuals.shape == (info.iterations, 3) and max(info.final_residual) <= 1e-6
+    assert calls[0] == 3 and calls[-1] == 1  # the batch shrank as samples converged
+    for i in range(3):
+        one, one_info = anderson(restrict(torch.tensor([i])), x0[i : i + 1], m=2, lam=1e-4, tol=1e-6, max_iter=50)
+        assert torch.allclose(z[i], one[0], atol=1e-6)
+        assert int((info.residuals[:, i] > 1e-6).sum()) + 1 == one_info.iterations  # stopped at its own step

@@ -21,6 +21,7 @@ import torch
 from sci_viewer.solvers import AndersonSettings, DEQConfig, DEQFixedPoint, SolverInfo
 from sci_viewer.solvers.implicit import solve
 from sci_viewer.training.config import DeqConfig
+from sci_viewer.training.forward_solve import Restrict, solve_per_sample
 
 Map = Callable[[torch.Tensor], torch.Tensor]
 
@@ -43,14 +44,20 @@ class Equilibrium:
     info: SolverInfo       # the forward solve's record
 
 
-def equilibrium(f: Map, x0: torch.Tensor, dc: DeqConfig, solve_map: Map | None = None) -> Equilibrium:
+def equilibrium(f: Map, x0: torch.Tensor, dc: DeqConfig, solve_map: Map | None = None,
+                restrict: Restrict | None = None) -> Equilibrium:
     """Solve ``z* = f(z*)`` from ``x0`` and attach the gradient ``dc.backward`` asks for.
 
     ``solve_map`` (default ``f``) is the same map used for the gradient-free solve, e.g. ``f`` with
-    the network in eval mode."""
+    the network in eval mode; with ``restrict`` (``solve_map`` of a subset of the batch rows) each
+    sample stops at its own ``dc.tol`` (:func:`.forward_solve.solve_per_sample`)."""
     layer = DEQFixedPoint(solver_config(dc))
     with torch.no_grad():
-        z_star, info = solve(solve_map or f, x0.detach(), layer.config)
+        if restrict is not None and layer.config.anderson is not None:
+            z_star, info = solve_per_sample(solve_map or f, restrict, x0.detach(), layer.config.anderson,
+                                            dc.tol, dc.max_iter)
+        else:
+            z_star, info = solve(solve_map or f, x0.detach(), layer.config)
     z_star = z_star.detach()
     fz = layer.attach(f, z_star)
     z = fz

@@ -260,7 +260,9 @@ class Trainer:
         gt, op = self._batch(dc.batch, dc.crop)
         y = self._measure(gt, op)
         f = self._map(op, y)
-        eq = equilibrium(f, op.initial(y), dc, solve_map=frozen(self.net, f))
+        # each sample's solve stops at its own tol: the map of the rows still iterating
+        restrict = lambda rows: frozen(self.net, self._map(BatchCacti(op.mask[rows]), y[rows]))  # noqa: E731
+        eq = equilibrium(f, op.initial(y), dc, solve_map=frozen(self.net, f), restrict=restrict)
         z = eq.z
         loss = mse(z, gt)
         total = loss
