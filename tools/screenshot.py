@@ -4,10 +4,13 @@ Run under a display, e.g.::
 
     xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python tools/screenshot.py [--out docs/screenshot.png]
 
-It loads traffic48 from the shared data (the demo capture if absent), runs the algorithms of
-``--runs`` one after the other (GAP-TV, DE-GAP, DE-RNN by default; those whose model does not load
-are skipped), shows the last two side by side with the ground truth, and grabs the window after
-a few iterations of the last run.
+By default it synthesises a real-like capture without ground truth (``sci_viewer.demo.real_like_capture``:
+512 x 512, B = 10, calibrated grey-level shifted mask, sensor noise, real_cr scale), as an operator
+meets real data: nothing to judge by but the residuals. ``--capture traffic`` loads traffic48 from
+the shared data instead (with ground truth), ``--capture PATH`` any capture file. It runs the
+algorithms of ``--runs`` one after the other (GAP-TV, DE-GAP by default; those whose model does not
+load are skipped), shows the last two side by side (with the ground truth, or their difference),
+and grabs the window after a few iterations of the last run.
 """
 
 from __future__ import annotations
@@ -57,7 +60,10 @@ def usable(window: MainWindow, algo: str) -> bool:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="docs/screenshot.png")
-    p.add_argument("--runs", default="gap-tv,de-gap,de-rnn",
+    p.add_argument("--capture", default="real-like",
+                   help="'real-like' (synthesised, no ground truth), 'traffic' (shared data) or a capture file")
+    p.add_argument("--size", type=int, default=512, help="frame size of the real-like capture")
+    p.add_argument("--runs", default="gap-tv,de-gap",
                    help="algorithms run one after the other; the window is grabbed during the last")
     p.add_argument("--after", type=int, default=15, help="grab after this many iterations of the last run")
     args = p.parse_args(argv)
@@ -66,8 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow(settings=isolated_settings(Path(tmp.name) / "s.ini"), log_file=Path(tmp.name) / "log.txt")
     window.resize(1600, 1000)
     window.show()
-    traffic = data_dir() / "benchmark" / "traffic48_cacti.mat"
-    window.open_capture(traffic) if traffic.exists() else window.load_demo()
+    if args.capture == "real-like":
+        from sci_viewer.demo import real_like_capture
+
+        window.set_capture(real_like_capture(size=args.size, with_truth=False))
+    else:
+        path = data_dir() / "benchmark" / "traffic48_cacti.mat" if args.capture == "traffic" else Path(args.capture)
+        window.open_capture(path) if path.exists() else window.load_demo()
     if not wait(app, lambda: window.capture is not None and not window.busy_tasks()):
         print("could not load a capture", file=sys.stderr)
         return 1

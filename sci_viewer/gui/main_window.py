@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 from sci_viewer.capture import Capture
 from sci_viewer.gui.capture_loader import CAPTURE_FILTER, CaptureLoader
 from sci_viewer.gui.capture_panel import CapturePanel
-from sci_viewer.gui.compare_view import DIFF_KEY, CompareView
+from sci_viewer.gui.compare_view import NONE_KEY, CompareView
 from sci_viewer.gui.convergence_plot import ConvergencePlot
 from sci_viewer.gui.export_actions import ExportActions
 from sci_viewer.gui.export_dialog import ExportDialog, ExportItem
@@ -33,7 +33,7 @@ from sci_viewer.gui.settings_store import SettingsStore, isolated_settings
 from sci_viewer.gui.status_line import StatusLine
 from sci_viewer.gui.task_runner import TaskRunner
 from sci_viewer.gui.video_view import RESIDUAL_SOURCE, VideoView
-from sci_viewer.gui.view_data import TRUTH_KEY, ViewData
+from sci_viewer.gui.view_data import TRUTH_KEY, ViewData, compare_sources
 from sci_viewer.gui.window_docks import build_docks, default_dock_sizes, dock_toggle_button
 from sci_viewer.gui.window_menus import MenuSlots, build_menus
 from sci_viewer.gui.worker import TaskWorker
@@ -92,6 +92,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = menus.recent_menu
         self.run_action, self.stop_action, self.continue_action = menus.run, menus.stop, menus.continue_run
         self.loader.set_recent_menu(self.recent_menu)
+        self.capture_panel.attach(self.tasks, self.set_capture, self.show_error)  # dark frame, saturation
         self._connect()
         self._restore_settings()
         self._redraw_timer = QTimer(self)
@@ -163,12 +164,6 @@ class MainWindow(QMainWindow):
         """Background loads not finished yet."""
         return self.tasks.busy()
 
-    def choose_capture(self) -> None:
-        self.loader.choose_capture()
-
-    def choose_mask(self) -> None:
-        self.loader.choose_mask()
-
     def open_capture(self, path: str | Path, mask_path: str | Path | None = None) -> TaskWorker:
         """Load a capture (and optionally its mask) on a worker; on success it replaces the current one."""
         return self.loader.open_capture(path, mask_path)
@@ -220,7 +215,7 @@ class MainWindow(QMainWindow):
         self.log.info(f"loaded {capture.name}: {d['measurements']} measurement(s), B={d['frames_per_measurement']}, "
                       f"{d['frame_size'][0]}x{d['frame_size'][1]}, scale {d['scale']}"
                       + (", ground truth" if capture.has_truth else ""))
-        for note in capture.notes:  # how the file was read (layout, B, frames used)
+        for note in d["notes"]:  # how the file was read (layout, B, frames used); negatives, dark, saturation
             self.log.info(f"{capture.name}: {note}")
         self.statusBar().clearMessage()   # a notice about the previous capture no longer applies
         if capture.mask is None:
@@ -253,17 +248,8 @@ class MainWindow(QMainWindow):
 
     # -- data for the views ------------------------------------------------------------------
     def _update_compare_sources(self, default_panes: bool = False) -> None:
-        runs = [r for r in self.runs.store.runs() if r.estimates or r is self.runs.current]
-        sources = [(f"run:{r.run_id}", r.label) for r in runs]
         has_truth = self.capture is not None and self.capture.has_truth
-        if has_truth:
-            sources.append((TRUTH_KEY, "Ground truth"))
-        picks = None
-        keys = [k for k, _ in sources if k != TRUTH_KEY]
-        if keys and (default_panes or self.compare.pane_key(0) == "none"):
-            picks = {0: keys[-2] if len(keys) > 1 else keys[-1],
-                     1: keys[-1] if len(keys) > 1 else (TRUTH_KEY if has_truth else "none"),
-                     2: TRUTH_KEY if has_truth and len(keys) > 1 else DIFF_KEY}
+        sources, picks = compare_sources(self.runs, has_truth, default_panes or self.compare.pane_key(0) == NONE_KEY)
         # one redraw: on 512 x 512 x 10 videos each costs ~25 ms of the GUI thread
         self.compare.set_sources(sources, TRUTH_KEY if has_truth else None, picks)
 

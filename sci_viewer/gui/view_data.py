@@ -13,6 +13,7 @@ from typing import Callable
 import numpy as np
 
 from sci_viewer.capture import Capture
+from sci_viewer.gui.compare_view import DIFF_KEY, NONE_KEY
 from sci_viewer.gui.run_controller import RunController
 from sci_viewer.gui.video_view import RESIDUAL_SOURCE
 
@@ -82,3 +83,20 @@ class ViewData:
             record = self.runs.store.get(int(key[4:]))
             return None if record is None else record.estimates.get(meas)
         return None
+
+
+def compare_sources(runs: RunController, has_truth: bool, pick_defaults: bool
+                    ) -> tuple[list[tuple[str, str]], dict[int, str] | None]:
+    """What the compare panes offer, ``(key, label)``: the runs with estimates (and the current one),
+    then the ground truth if there is one; with ``pick_defaults``, which each pane shows: the last
+    two runs, then the ground truth or their difference (None: keep the panes' picks)."""
+    shown = [r for r in runs.store.runs() if r.estimates or r is runs.current]
+    sources = [(f"run:{r.run_id}", r.label) for r in shown]
+    if has_truth:
+        sources.append((TRUTH_KEY, "Ground truth"))
+    keys = [k for k, _ in sources if k != TRUTH_KEY]
+    if not (keys and pick_defaults):
+        return sources, None
+    return sources, {0: keys[-2] if len(keys) > 1 else keys[-1],
+                     1: keys[-1] if len(keys) > 1 else (TRUTH_KEY if has_truth else NONE_KEY),
+                     2: TRUTH_KEY if has_truth and len(keys) > 1 else DIFF_KEY}
