@@ -406,3 +406,21 @@ def test_per_sample_forward_solve_stops_each_sample_at_its_tol_and_matches_one_s
         one, one_info = anderson(restrict(torch.tensor([i])), x0[i : i + 1], m=2, lam=1e-4, tol=1e-6, max_iter=50)
         assert torch.allclose(z[i], one[0], atol=1e-6)
         assert int((info.residuals[:, i] > 1e-6).sum()) + 1 == one_info.iterations  # stopped at its own step
+
+
+def test_bf16_autocast_trains_both_stages(tmp_path, davis):
+    """``autocast: true`` runs the network in bf16 (CPU autocast here): finite, and not the float32 numbers."""
+    from sci_viewer.training.loop import Trainer
+
+    losses = {}
+    for amp in (False, True):
+        trainer = Trainer(config_from_dict(dict(TINY, autocast=amp)), tmp_path / str(amp), quiet=True)
+        trainer._make_opt("pretrain")
+        pre = trainer._pretrain_step()
+        trainer._make_opt("deq")
+        deq = trainer._deq_step()
+        assert np.isfinite(pre["loss"]) and np.isfinite(deq["loss"])
+        assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in trainer.net.parameters())
+        losses[amp] = (pre["loss"], deq["loss"])
+    assert losses[True] != losses[False]
+    assert losses[True] == pytest.approx(losses[False], rel=0.1)

@@ -142,6 +142,9 @@ class TrainConfig:
     device: str = "auto"
     threads: int = 0                # torch threads (0: leave torch's default)
     grad_clip: float = 1.0
+    # bf16 autocast of the network's passes in both training stages (for CUDA GPUs with bf16; also
+    # runs on the CPU): losses, solver, optimiser and validation stay in float32
+    autocast: bool = False
     checkpoint_every_s: float = 180.0
     init_from: str = ""             # a model file (.pt) whose weights start the run (not on --resume)
     init_grow: bool = False         # init_from may be a smaller net of the same arch (see Trainer._init_from)

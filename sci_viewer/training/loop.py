@@ -244,8 +244,18 @@ class Trainer:
         """The model applied once to corrupted ground truth: a denoiser to ``v``, DE-RNN one iteration from ``v``."""
         v, sig = self._pretrain_inputs(gt, op)
         if self.recurrent:
-            return self.net.iterate(v, op, op.A(gt))  # type: ignore[operator]
-        return denoise(self.net, v, sig, op)
+            return self._amp(lambda u: self.net.iterate(u, op, op.A(gt)))(v)  # type: ignore[operator]
+        return self._amp(lambda u: denoise(self.net, u, sig, op))(v)
+
+    def _amp(self, f: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``f`` under bf16 autocast when the config asks for it (its result in float32)."""
+        if not self.cfg.autocast:
+            return f
+
+        def g(x: torch.Tensor) -> torch.Tensor:
+            with torch.autocast(self.device.type, dtype=torch.bfloat16):
+                return f(x).float()
+        return g
 
     def _pretrain_step(self) -> dict[str, float]:
         pc = self.cfg.pretrain
@@ -259,9 +269,9 @@ class Trainer:
         dc = self.cfg.deq
         gt, op = self._batch(dc.batch, dc.crop)
         y = self._measure(gt, op)
-        f = self._map(op, y)
+        f = self._amp(self._map(op, y))
         # each sample's solve stops at its own tol: the map of the rows still iterating
-        restrict = lambda rows: frozen(self.net, self._map(BatchCacti(op.mask[rows]), y[rows]))  # noqa: E731
+        restrict = lambda rows: frozen(self.net, self._amp(self._map(BatchCacti(op.mask[rows]), y[rows])))  # noqa: E731
         eq = equilibrium(f, op.initial(y), dc, solve_map=frozen(self.net, f), restrict=restrict)
         z = eq.z
         loss = mse(z, gt)
