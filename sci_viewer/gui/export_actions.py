@@ -93,7 +93,7 @@ class ExportActions(QObject):
         cfg = dict(self.run_panel.job_options())
         c = self._capture()
         if c is not None:
-            cfg["capture"] = {"source": c.source, "mask": c.mask_source, "scale": c.scale.value, "name": c.name}
+            cfg["capture"] = c.config()  # with its dark frame and saturation level
         return cfg
 
     def choose_save_config(self) -> None:
