@@ -42,8 +42,9 @@ def _flat(tensors) -> torch.Tensor:
     return torch.cat([t.detach().reshape(-1) for t in tensors])
 
 
-def _rank(rank: int, world: int, port: int, out: str, cfg: dict) -> None:
-    """One rank: train TINY, recording each step's local and averaged gradients and the final weights."""
+def _rank(rank: int, world: int, port: int, out: str, cfg: dict, interrupt_rank: int = -1) -> None:
+    """One rank: train TINY, recording each step's local and averaged gradients and the final weights
+    (rank ``interrupt_rank`` gets a Ctrl-C after its first step)."""
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank))
     from pathlib import Path
@@ -64,8 +65,19 @@ def _rank(rank: int, world: int, port: int, out: str, cfg: dict) -> None:
     trainer = Trainer(config_from_dict(cfg), Path(out), quiet=True,
                       ranks=Recording(ranks.rank, ranks.world_size, ranks.local_rank))
     start = _flat(trainer.net.parameters()).clone()
+    if rank == interrupt_rank:
+        import signal
+
+        original = trainer._pretrain_step
+
+        def step_then_interrupt():
+            stats = original()
+            signal.raise_signal(signal.SIGINT)
+            return stats
+
+        trainer._pretrain_step = step_then_interrupt
     trainer.run()
-    torch.save({"local": local, "averaged": averaged, "start": start,
+    torch.save({"step": trainer.step, "interrupted": trainer.interrupted, "local": local, "averaged": averaged, "start": start,
                 "final": _flat(trainer.net.parameters())}, Path(out).parent / f"rank{rank}.pt")
     distributed.shutdown(ranks)
 
@@ -109,3 +121,12 @@ def test_torchrun_trains_and_resumes_with_another_world_size(tmp_path, davis):
     starts = [r for r in records if r.get("event") == "start"]
     assert [(s["world_size"], s["step"]) for s in starts] == [(2, 0), (1, 2)]
     assert torch.load(out / "last.pt", weights_only=False)["step"] == 3
+
+
+def test_a_signal_on_one_rank_stops_every_rank_at_the_same_step(tmp_path, davis):
+    out = tmp_path / "run"
+    mp.spawn(_rank, args=(2, _free_port(), str(out), TINY, 1), nprocs=2, join=True)
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
+    assert (r0["step"], r1["step"]) == (1, 1) and r0["interrupted"] and r1["interrupted"]
+    assert torch.equal(r0["final"], r1["final"])
+    assert torch.load(out / "last.pt", weights_only=False)["step"] == 1

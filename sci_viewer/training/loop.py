@@ -377,7 +377,8 @@ class Trainer:
             # the starting model competes for "best" too: fine-tuning must beat it to replace it
             self._validate_and_keep(self.plan[0][0])
         try:
-            while self.step < end and not self._stop:
+            stop = False  # agreed by all ranks (a signal's own flag may differ between them for a moment)
+            while self.step < end and not stop:
                 stage, k, n = self._stage_at(self.step)
                 if self.opt_stage != stage:
                     if self.opt_stage:
@@ -394,8 +395,8 @@ class Trainer:
                 if self.step % 10 == 0 or self.step == end:
                     self.log(record)
                 bar.update(1)
-                if self.ranks.any(self._stop, self.device):  # all ranks stop after the same step
-                    self._stop = self.interrupted = True
+                stop = self.ranks.any(self._stop, self.device)  # all ranks stop after the same step
+                self.interrupted = self.interrupted or stop
                 bar.set_postfix(stage=stage, loss=f"{stats['loss']:.2e}", psnr=f"{stats['psnr']:.2f}")
                 last_stage_step = k + 1 == n
                 every = self.cfg.val.deq_every_steps if stage == "deq" else self.cfg.val.every_steps
