@@ -269,7 +269,7 @@ def _run_measurement(job: Job, spec, device: torch.device, started: _Started, ca
             preview = done or k % max(1, job.preview_every) == 0
             p = s = dr = None
             if job.track_metrics:  # one A x: about 1/B of a GAP projection's work
-                dr = data_residual(y, op.A(x))
+                dr = data_residual(op.counted(y), op.counted(op.A(x)))  # saturated pixels left out
             if truth is not None and job.track_metrics:
                 p = psnr(x, truth)
                 if preview or k % max(1, job.ssim_every) == 0:
@@ -290,7 +290,7 @@ def _run_measurement(job: Job, spec, device: torch.device, started: _Started, ca
         elif truth is not None and p is None:  # stopped before any metric: PSNR is cheap
             p = psnr(last_good, truth)
         converged = bool(k > 0 and solver.converged())
-        final_dr = data_residual(y, op.A(last_good))
+        final_dr = data_residual(op.counted(y), op.counted(op.A(last_good)))
         # the state goes with the estimate: after a divergence the estimate is an older iterate
         kept = {k_: v.cpu().numpy() for k_, v in solver.state().items()} \
             if hasattr(solver, "state") and message is None and k > 0 else None

@@ -75,6 +75,11 @@ class Cacti:
         r = r / self.phi_sum
         return r if self.valid is None else r * self.valid
 
+    def counted(self, t: torch.Tensor) -> torch.Tensor:
+        """A measurement-space ``t`` (``y``, ``A x``) at the pixels the data term counts (0 where saturated),
+        e.g. for the data residual ``||w (y - A x)|| / ||w y||``; ``t`` itself without ``valid``."""
+        return t if self.valid is None else t * self.valid
+
     def project(self, v: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """GAP projection of ``v`` onto ``{x : A x = y}`` (at the valid pixels):
         ``v + A^T(w (y - A v) / Phi_sum)``."""

@@ -130,6 +130,19 @@ def test_a_saturation_level_brings_the_estimate_closer_to_the_truth(clipped, alg
     assert given > without + 0.5, (without, given)
 
 
+def test_the_data_residual_counts_the_valid_pixels_only(clipped):
+    from sci_viewer.metrics import data_residual
+
+    cap, level = clipped
+    sat = cap.with_correction(Correction(saturation=level))
+    result = execute(Job(sat, "gap-tv", {"iterations": 5}, device="cpu", measurements=[0])).results[0]
+    w = sat.valid_pixels([0])[0]
+    y = sat.measurements([0])[0]
+    ax = (sat.mask_float() * result.estimate).sum(0)
+    assert result.final_data_residual == pytest.approx(data_residual(w * y, w * ax), rel=1e-4)
+    assert result.final_data_residual < data_residual(y, ax)  # the clipped pixels do not count against it
+
+
 def test_batched_equilibrium_solves_keep_each_measurements_saturation(clipped):
     cap, level = clipped
     sat = cap.with_correction(Correction(saturation=level))
