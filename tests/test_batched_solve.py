@@ -63,7 +63,7 @@ def test_batch_size_policy() -> None:
     assert batch_size(None, gaptv, cuda, 6) == 1  # cannot join solvers
     assert batch_size(None, degap, cuda, 6) == 6  # a GPU batches
     assert batch_size(None, degap, cuda, 20) == 8
-    assert batch_size(None, degap, cpu, 6) == 1  # measured: no gain on these CPUs
+    assert batch_size(None, degap, cpu, 6) == 1  # the app on the CPU: one at a time
     assert batch_size(4, degap, cpu, 6) == 4 and batch_size(9, degap, cpu, 2) == 2
     assert batch_size(4, degap, cpu, 1) == 1
 

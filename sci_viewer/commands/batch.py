@@ -16,6 +16,7 @@ from tqdm import tqdm
 from sci_viewer.algorithms import get_algorithm
 from sci_viewer.batch import FAILED, OK, SKIPPED, CaptureRecord, discover, output_names, read_previous, run_batch, \
     write_summary
+from sci_viewer.batching import THROUGHPUT_BATCH
 from sci_viewer.capture import Capture
 from sci_viewer.commands.common import add_correction_arguments, add_loader_arguments, load_from_args, parse_indices
 from sci_viewer.commands.reconstruct import add_algorithm_arguments, settings_from_args
@@ -62,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         return load_from_args(argparse.Namespace(**{**vars(args), "capture": str(path)}))
 
     def make_job(capture: Capture) -> Job:
-        return Job(capture, args.algo, settings, device=args.device, measurements=indices, preview_every=10**9)
+        return Job(capture, args.algo, settings, device=args.device, measurements=indices, preview_every=10**9,
+                   batch=THROUGHPUT_BATCH)  # measurements solved together where the algorithm can
 
     share = len(captures[world.rank::world.world_size])
     bar = tqdm(total=share, unit="capture", file=sys.stderr, dynamic_ncols=True, disable=args.quiet,
