@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sci-viewer",
         description="Reconstruct video snapshot compressive imaging (CACTI) captures.",
     )
-    parser.add_argument("--version", action="version", version=version_line())
+    parser.add_argument("--version", action="store_true", help="print the version and where the package is, and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.version:  # printed here: argparse's version action wraps long paths
+        print(version_line())
+        return 0
     if not getattr(args, "handler", None):
         parser.print_help()
         return 0

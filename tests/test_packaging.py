@@ -160,8 +160,6 @@ def test_version_flag_and_metadata_agree(capsys):
 
     from sci_viewer.cli import main
 
-    with pytest.raises(SystemExit) as exc:
-        main(["--version"])
-    assert exc.value.code == 0
-    assert capsys.readouterr().out.startswith(f"sci-viewer {sci_viewer.__version__} (")
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"sci-viewer {sci_viewer.__version__} ({Path(sci_viewer.__file__).parent})\n"
     assert importlib.metadata.version("sci-viewer") == sci_viewer.__version__
