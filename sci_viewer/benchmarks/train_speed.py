@@ -34,6 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="cpu | cuda[:N] (default: the config's)")
     p.add_argument("--baseline", default=None, metavar="DIR", help="another checkout to time alternately with this one")
     p.add_argument("--rounds", type=int, default=2, help="with --baseline: rounds of (baseline, this code)")
+    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                   help="with --baseline: an environment variable for this code's processes only (e.g. "
+                        "--baseline . --env OMP_WAIT_POLICY=PASSIVE times a setting against none)")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # internal: time one stage in this process
 
 
@@ -65,9 +68,9 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def _in_process(root: Path, args: argparse.Namespace, stage: str) -> dict[str, float]:
+def _in_process(root: Path, args: argparse.Namespace, stage: str, extra_env: dict[str, str]) -> dict[str, float]:
     """Time ``stage`` in a fresh process running the sci_viewer of checkout ``root``."""
-    env = dict(os.environ)
+    env = {**os.environ, **extra_env}
     from sci_viewer.settings import data_dir
 
     env["SCI_DATA_DIR"] = str(data_dir())
@@ -105,11 +108,14 @@ def run(args: argparse.Namespace) -> int:
                   f"mean iterations {r['mean_iters']:.1f})", flush=True)
         return 0
     sides = {"baseline": Path(args.baseline).resolve(), "this": REPO}
+    extra = dict(kv.split("=", 1) for kv in args.env)
+    if extra:
+        print(f"this code runs with {' '.join(args.env)}")
     for stage in stages:
         total = {side: 0.0 for side in sides}
         for k in range(args.rounds):
             for side, root in sides.items():
-                r = _in_process(root, args, stage)
+                r = _in_process(root, args, stage, extra if side == "this" else {})
                 total[side] += r["seconds"]
                 print(f"{stage:9} round {k + 1} {side:8} {r['steps_per_s']:8.3f} steps/s  "
                       f"(mean iterations {r['mean_iters']:.1f})", flush=True)

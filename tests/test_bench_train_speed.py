@@ -1,0 +1,47 @@
+"""``sci-viewer bench train-speed``: steps per second of both stages, alone and beside another checkout."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from sci_viewer.cli import main
+from sci_viewer.training.data import default_root
+
+TINY = {
+    "name": "tiny-speed", "seed": 7, "device": "cpu", "threads": 1,
+    "model": {"arch": "unet", "kwargs": {"ch": 4}},
+    "data": {"train_scenes": ["libby", "dog"], "val_scenes": ["car-shadow"], "frames": [8], "scales": [1]},
+    "pretrain": {"batch": 2, "crop": 32},
+    "deq": {"batch": 2, "crop": 32, "max_iter": 5, "tol": 1.0e-12},
+    "val": {"size": 32},
+}
+
+
+@pytest.fixture()
+def config(shared_data, tmp_path):
+    if not default_root().is_dir():
+        pytest.skip("DAVIS training frames not present")
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY))
+    return path
+
+
+def test_prints_steps_per_second_of_both_stages(config, capsys):
+    assert main(["bench", "train-speed", "--config", str(config), "--steps", "2", "--warmup", "0"]) == 0
+    out = capsys.readouterr().out
+    rates = {m[0]: float(m[1]) for m in re.findall(r"^(pretrain|deq)\s+([\d.]+) steps/s", out, re.M)}
+    assert set(rates) == {"pretrain", "deq"} and all(r > 0 for r in rates.values())
+    assert "mean iterations 5.0" in out  # the DEQ solve ran to deq.max_iter (no tol reached in 5)
+
+
+def test_side_by_side_with_a_baseline_prints_the_ratio(config, capsys):
+    from sci_viewer.benchmarks.train_speed import REPO
+
+    assert main(["bench", "train-speed", "--config", str(config), "--stages", "deq", "--steps", "1",
+                 "--warmup", "0", "--rounds", "1", "--baseline", str(REPO)]) == 0
+    out = capsys.readouterr().out
+    assert len(re.findall(r"round 1 (baseline|this)", out)) == 2
+    assert re.search(r"deq\s+speed-up this / baseline: [\d.]+x", out)
