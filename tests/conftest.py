@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The user's own model and plugin folders stay out of the tests (see sci_viewer.locations).
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="sci-viewer-test-data-")
+for _name in ("SCI_MODELS_DIR", "SCI_PLUGINS_DIR", "SCI_VIEWER_PLUGINS"):
+    os.environ.pop(_name, None)
 
 import pytest
 
