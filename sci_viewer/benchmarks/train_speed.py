@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import subprocess
@@ -52,12 +53,15 @@ def time_stage(config: str, stage: str, steps: int, warmup: int, device: str | N
         step = trainer._pretrain_step if stage == "pretrain" else trainer._deq_step
         for _ in range(warmup):
             step()
+        passes = [0]  # samples the network was applied to: the step's work, whatever the machine's load
+        hook = trainer.net.register_forward_pre_hook(lambda _m, inputs: passes.__setitem__(0, passes[0] + len(inputs[0])))
         iters, t0 = [], time.perf_counter()
         for _ in range(steps):
             iters.append(step().get("iters", 0))
         seconds = time.perf_counter() - t0
+        hook.remove()
     return {"stage": stage, "steps": steps, "seconds": seconds, "steps_per_s": steps / seconds,
-            "mean_iters": sum(iters) / len(iters)}
+            "mean_iters": sum(iters) / len(iters), "passes_per_step": passes[0] / steps}
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -105,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
         for stage in stages:
             r = time_stage(args.config, stage, args.steps, args.warmup, args.device)
             print(f"{stage:9} {r['steps_per_s']:8.3f} steps/s  ({r['steps']} steps, {r['seconds']:.1f} s, "
-                  f"mean iterations {r['mean_iters']:.1f})", flush=True)
+                  f"mean iterations {r['mean_iters']:.1f}, {r['passes_per_step']:.1f} sample passes "
+                  "of the network a step)", flush=True)
         return 0
     sides = {"baseline": Path(args.baseline).resolve(), "this": REPO}
     extra = dict(kv.split("=", 1) for kv in args.env)
@@ -113,14 +118,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"this code runs with {' '.join(args.env)}")
     for stage in stages:
         total = {side: 0.0 for side in sides}
+        ratios = []
         for k in range(args.rounds):
+            secs = {}
             for side, root in sides.items():
                 r = _in_process(root, args, stage, extra if side == "this" else {})
-                total[side] += r["seconds"]
+                secs[side] = r["seconds"]
                 print(f"{stage:9} round {k + 1} {side:8} {r['steps_per_s']:8.3f} steps/s  "
-                      f"(mean iterations {r['mean_iters']:.1f})", flush=True)
-        print(f"{stage:9} speed-up this / baseline: {total['baseline'] / total['this']:.2f}x "
-              f"({args.rounds} rounds of {args.steps} steps each)", flush=True)
+                      f"(mean iterations {r['mean_iters']:.1f}, {r['passes_per_step']:.1f} sample passes "
+                      "a step)", flush=True)
+            ratios.append(secs["baseline"] / secs["this"])
+            total = {side: total[side] + secs[side] for side in sides}
+        geo = math.exp(sum(math.log(q) for q in ratios) / len(ratios))
+        print(f"{stage:9} speed-up this / baseline: {total['baseline'] / total['this']:.2f}x in total time, "
+              f"per round {', '.join(f'{q:.2f}x' for q in ratios)} (geometric mean {geo:.2f}x; "
+              f"{args.rounds} rounds of {args.steps} steps each)", flush=True)
     return 0
 
 
