@@ -7,11 +7,12 @@ streams in lockstep with :func:`round_robin`, so consumers still see per-measure
 measurements of the batch for iteration k, then for k + 1).
 
 Whether a batch pays: on a GPU one network evaluation on N measurements costs far less than N
-evaluations on one. On the CPU it paid too (``sci-viewer bench batched-solve --demo 256,8,4
---iters 8 --repeats 3``, DE-GAP, 2026-12-03, the 2-core machine shared with other jobs, load 8-12:
-75.3 s one at a time, 28.0 s as one batch, 2.68x), but the automatic choice there stays one at a
-time, for the app: each measurement's result arrives as early as it can and the views follow one
-measurement. Work nobody watches (``sci-viewer batch``) asks for :data:`THROUGHPUT_BATCH`.
+evaluations on one (not measured here: no GPU was lent), so a GPU batches. On these 2-core CPUs it does not: ``sci-viewer bench
+batched-solve`` (DE-GAP, 4 measurements, 8 iterations each, best of 2, 2026-12-03, machine shared
+with other jobs) took 13.84 s one at a time and 16.56 s as one batch at 8 x 256 x 256 with
+``OMP_NUM_THREADS=1`` (0.84x), 2.06 s and 2.34 s at 8 x 128 x 128 (0.88x). With 2 threads on the
+overloaded machine (load 8-12) batching came out 2.68x faster (75.3 s against 28.0 s), but that is
+fewer thread barriers under oversubscription, not less work; so the CPU solves one at a time.
 """
 
 from __future__ import annotations
@@ -22,10 +23,8 @@ import torch
 
 #: Measurements per batched solve chosen automatically on a GPU (more only on request).
 GPU_BATCH = 8
-#: ... and on the CPU (1: one at a time; see above).
+#: ... and on the CPU (1: one at a time; measured above).
 CPU_BATCH = 1
-#: Measurements per batched solve on any device for unwatched work (``sci-viewer batch``).
-THROUGHPUT_BATCH = 8
 
 K = TypeVar("K")
 

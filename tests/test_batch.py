@@ -124,7 +124,7 @@ def test_interrupted_batch_leaves_no_partial_output_and_resumes(tmp_path: Path, 
 
 @pytest.mark.parametrize("settings", [
     ["--algo", "gap-tv", "--iters", "4", "--measurements", "1", "--set", "tv_weight=0.2"],
-    ["--algo", "de-gap", "--max-iter", "3", "--set", "gap_tv_start=2"],  # batch: both measurements as one solve
+    ["--algo", "de-gap", "--max-iter", "3", "--set", "gap_tv_start=2"],
 ], ids=["gap-tv", "de-gap"])
 def test_batch_psnr_equals_reconstruct(tmp_path: Path, captures: Path, settings: list[str]) -> None:
     out, report = tmp_path / "out", tmp_path / "report.json"

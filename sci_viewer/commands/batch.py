@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import signal
 import sys
 from pathlib import Path
 
@@ -16,7 +17,6 @@ from tqdm import tqdm
 from sci_viewer.algorithms import get_algorithm
 from sci_viewer.batch import FAILED, OK, SKIPPED, CaptureRecord, discover, output_names, read_previous, run_batch, \
     write_summary
-from sci_viewer.batching import THROUGHPUT_BATCH
 from sci_viewer.capture import Capture
 from sci_viewer.commands.common import add_correction_arguments, add_loader_arguments, load_from_args, parse_indices
 from sci_viewer.commands.reconstruct import add_algorithm_arguments, settings_from_args
@@ -46,7 +46,19 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM (a scheduler's time limit, torchrun stopping the others) as Ctrl-C
+
+
 def run(args: argparse.Namespace) -> int:
+    previous = signal.signal(signal.SIGTERM, _stop)  # the capture being written is dropped whole, as on Ctrl-C
+    try:
+        return _run(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     world = world_from_env()
     args.algo = args.algo or "gap-tv"
     args.device = device_for(world, args.device or "auto")
@@ -63,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
         return load_from_args(argparse.Namespace(**{**vars(args), "capture": str(path)}))
 
     def make_job(capture: Capture) -> Job:
-        return Job(capture, args.algo, settings, device=args.device, measurements=indices, preview_every=10**9,
-                   batch=THROUGHPUT_BATCH)  # measurements solved together where the algorithm can
+        # measurements solved together where it pays (sci_viewer.batching: on a GPU)
+        return Job(capture, args.algo, settings, device=args.device, measurements=indices, preview_every=10**9)
 
     share = len(captures[world.rank::world.world_size])
     bar = tqdm(total=share, unit="capture", file=sys.stderr, dynamic_ncols=True, disable=args.quiet,
