@@ -55,6 +55,10 @@ class RunOrchestrator(QObject):
         self._capture, self._report, self._sources, self._dirty = capture, report_error, sources_changed, mark_dirty
         self.status_text = ""
         self.estimator: TimeEstimator | None = None
+        # The job's measurements under way, and iterations done by position: a batched solve
+        # (sci_viewer.batching) sends the events of several measurements in turn.
+        self._running: set[int] = set()
+        self._done: dict[int, int] = {}
         runs.sigStarted.connect(self._started)
         runs.sigIteration.connect(self._iteration)
         runs.sigMeasurement.connect(self._measurement)
@@ -141,6 +145,7 @@ class RunOrchestrator(QObject):
         w.compare.fit()
         self._sources(False)
         budget = iteration_budget(record.settings)
+        self._running, self._done = set(), {}
         w.status.start_progress(budget * len(record.measurements) if budget else 0)
         self.estimator = TimeEstimator.for_settings(len(record.measurements), record.settings)
         w.status.set_estimate(self.estimator.estimate())
@@ -153,13 +158,17 @@ class RunOrchestrator(QObject):
         w.plot.add_point(record.run_id, event)
         local = event.k - self.runs.k_offset(event.position)
         budget = iteration_budget(record.settings)
+        self._running.add(event.measurement)
         if budget:
-            w.status.set_progress(event.position * budget + local)
+            self._done[event.position] = local
+            w.status.set_progress(sum(self._done.values()))
         if self.estimator is not None:
             self.estimator.update(event.position, local, event.residual, event.seconds)
             w.status.set_estimate(self.estimator.estimate())
-        if event.estimate is not None:  # the views follow the measurement being reconstructed
-            if w.video.measurement() != event.measurement:
+        shown = w.video.measurement()
+        # the views follow the measurement being reconstructed (in a batch: the one shown, while it runs)
+        if event.estimate is not None and (shown == event.measurement or shown not in self._running):
+            if shown != event.measurement:
                 w.video.set_measurement(event.measurement)
             if w.compare.meas_spin.value() != event.measurement:
                 w.compare.meas_spin.setValue(event.measurement)
@@ -172,8 +181,12 @@ class RunOrchestrator(QObject):
         self._dirty()
 
     def _measurement(self, record: RunRecord, result: MeasurementResult) -> None:
+        self._running.discard(result.index)
+        position = record.measurements.index(result.index) if result.index in record.measurements else 0
+        budget = iteration_budget(record.settings)
+        if budget:
+            self._done[position] = budget
         if self.estimator is not None:
-            position = record.measurements.index(result.index) if result.index in record.measurements else 0
             self.estimator.finish(result.iterations - self.runs.k_offset(position), result.seconds)
         self._dirty()
 
