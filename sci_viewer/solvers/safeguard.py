@@ -1,0 +1,202 @@
+"""Safeguarded fixed-point solving: notice when a solve stalls, and fall back instead of running on.
+
+An Anderson solve can stop making progress (its history describes the map badly, or it
+oscillates around a kink of a clipped map) and would then run silently into ``max_iter``. A
+:class:`SafeguardedIterator` wraps the solver, watches each sample's residual with a
+:class:`StallDetector`, and on a stall takes the next fallback of :attr:`SafeguardSettings.actions`:
+
+- ``restart``: Anderson again, its history dropped, from the best iterate's image ``f(x_best)``;
+- ``damp``: Anderson from the best iterate with damping ``beta`` (< 1);
+- ``plain``: damped plain iteration ``x + beta (f(x) - x)`` from the best iterate.
+
+When no fallback is left, a stall is still recorded once (action ``none``), so it is never silent.
+Every action is a :class:`SafeguardAction` in :attr:`SafeguardedIterator.actions`; the engine turns
+them into notices and the report's ``safeguards``.
+
+A stall: over the last ``window`` steps the best residual of a sample that has not reached ``tol``
+fell by less than the factor ``drop`` (no new best at all counts too). Until a stall nothing is
+changed: a solve that never stalls is bit-identical to the unwrapped one. One step is still one
+evaluation of ``f`` (a fallback starts from an image already computed). In a batch the action
+applies to every sample (each restarts from its own best iterate).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from sci_viewer.solvers.anderson import AndersonIterator, AndersonSettings
+from sci_viewer.solvers.fixed_point import (
+    Callback, FixedPointIterator, FixedPointMap, FixedPointSettings, SolverInfo, run_iterator)
+
+ACTIONS = ("restart", "damp", "plain")
+_WHAT = {"restart": "restarted Anderson from the best iterate",
+         "damp": "switched to damped Anderson (beta {beta:g}) from the best iterate",
+         "plain": "switched to damped plain iteration (beta {beta:g}) from the best iterate",
+         "none": "no fallback left; it continues as it is"}
+
+
+@dataclass(frozen=True)
+class SafeguardSettings:
+    """``window``: steps watched; ``drop``: the best residual must fall below ``drop`` times its value
+    ``window`` steps before; ``beta``: damping of the ``damp`` and ``plain`` fallbacks; ``actions``:
+    the fallbacks in the order they are tried (a subset of :data:`ACTIONS`)."""
+
+    window: int = 10
+    drop: float = 0.8
+    beta: float = 0.5
+    actions: tuple[str, ...] = ACTIONS
+
+    def __post_init__(self) -> None:
+        if self.window < 2:
+            raise ValueError(f"safeguard window must be >= 2 steps, got {self.window}")
+        if not 0.0 < self.drop < 1.0:
+            raise ValueError(f"safeguard drop must be in (0, 1), got {self.drop}")
+        if not 0.0 < self.beta < 1.0:
+            raise ValueError(f"safeguard beta must be in (0, 1), got {self.beta}")
+        unknown = [a for a in self.actions if a not in ACTIONS]
+        if unknown:
+            raise ValueError(f"unknown safeguard action(s) {unknown}; known: {', '.join(ACTIONS)}")
+
+
+@dataclass(frozen=True)
+class SafeguardAction:
+    """What the safeguard did after step ``k`` (1-based): ``action`` (``restart`` / ``damp`` /
+    ``plain`` / ``none``), at ``residual``, the best residual of the stalled samples."""
+
+    k: int
+    action: str
+    residual: float
+    beta: float = 1.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"k": self.k, "action": self.action, "residual": self.residual}
+
+    def describe(self, k_offset: int = 0) -> str:
+        """One line for a notice, ``k_offset`` added to the iteration number."""
+        return (f"stalled at iteration {self.k + k_offset} (best residual {self.residual:.2e}); "
+                + _WHAT[self.action].format(beta=self.beta))
+
+
+class StallDetector:
+    """Per sample: the best residual, its value at the start of the window, and the steps since."""
+
+    def __init__(self, window: int, drop: float) -> None:
+        self.window, self.drop = window, drop
+        self.best: torch.Tensor | None = None  # (N,) float64
+        self.ref: torch.Tensor | None = None
+        self.since: torch.Tensor | None = None  # (N,) steps without enough progress
+
+    def update(self, r: torch.Tensor, tol: float) -> torch.Tensor:
+        """Take step residuals ``r`` (N,); return the (N,) bool of samples stalled now (not at tol)."""
+        r = r.detach().double().cpu()
+        r = torch.where(torch.isfinite(r), r, torch.full_like(r, float("inf")))
+        if self.best is None:
+            self.best, self.ref, self.since = r.clone(), r.clone(), torch.zeros(r.shape, dtype=torch.long)
+            return torch.zeros(r.shape, dtype=torch.bool)
+        self.best = torch.minimum(self.best, r)
+        progress = self.best <= self.drop * self.ref
+        self.ref = torch.where(progress, self.best, self.ref)
+        self.since = torch.where(progress, torch.zeros_like(self.since), self.since + 1)
+        return (self.since >= self.window) & (self.best > tol)
+
+    def improved(self, r: torch.Tensor) -> torch.Tensor:
+        """(N,) bool: ``r`` is a new best (call before :meth:`update`)."""
+        r = r.detach().double().cpu()
+        return torch.isfinite(r) if self.best is None else r < self.best
+
+    def rearm(self) -> None:
+        """After a fallback: a new window for every sample, measured from its best so far."""
+        if self.best is not None:
+            self.ref, self.since = self.best.clone(), torch.zeros_like(self.since)
+
+    def select(self, rows: torch.Tensor) -> None:
+        if self.best is not None:
+            idx = rows.cpu()
+            self.best, self.ref, self.since = self.best[idx], self.ref[idx], self.since[idx]
+
+
+class SafeguardedIterator:
+    """A step iterator (Anderson with ``anderson`` settings, or damped plain iteration with
+    ``plain_beta`` when ``anderson`` is None) that falls back on a stall; see the module docstring.
+
+    ``step()`` returns ``(f(x_k), r(x_k))`` like the iterator it wraps; :attr:`actions` lists what
+    the safeguard did. Plain iteration chosen by the user has no fallback (its stall is recorded)."""
+
+    def __init__(self, f: FixedPointMap, x0: torch.Tensor, anderson: AndersonSettings | None, *, tol: float,
+                 plain_beta: float = 1.0, settings: SafeguardSettings | None = None) -> None:
+        self._f, self.anderson, self.tol = f, anderson, tol
+        self.settings = settings or SafeguardSettings()
+        self.inner: AndersonIterator | FixedPointIterator = (
+            AndersonIterator(f, x0, anderson) if anderson is not None
+            else FixedPointIterator(f, x0, FixedPointSettings(plain_beta)))
+        self._pending = list(self.settings.actions) if anderson is not None else []
+        self.detector = StallDetector(self.settings.window, self.settings.drop)
+        self._best_fx: torch.Tensor | None = None
+        self.actions: list[SafeguardAction] = []
+        self.iterations = 0
+        self._fallbacks = 0  # of Anderson iterators replaced by a fallback
+        self._exhausted = False
+
+    @property
+    def f(self) -> FixedPointMap:
+        return self._f
+
+    @f.setter
+    def f(self, f: FixedPointMap) -> None:  # a batched solve swaps the map when its batch shrinks
+        self._f = f
+        self.inner.f = f
+
+    @property
+    def fallbacks(self) -> int:
+        """Anderson steps that fell back to a plain step (singular or non-finite mixing)."""
+        return self._fallbacks + getattr(self.inner, "fallbacks", 0)
+
+    def select(self, rows: torch.Tensor) -> None:
+        """Keep only the samples ``rows``, as the wrapped iterator's ``select``."""
+        self.inner.select(rows)
+        self.detector.select(rows)
+        if self._best_fx is not None:
+            self._best_fx = self._best_fx[rows]
+
+    def step(self) -> tuple[torch.Tensor, torch.Tensor]:
+        fx, r = self.inner.step()
+        self.iterations += 1
+        better = self.detector.improved(r).to(fx.device)
+        if self._best_fx is None:
+            self._best_fx = fx
+        elif bool(better.any()):
+            self._best_fx = torch.where(better.view(-1, *([1] * (fx.dim() - 1))), fx, self._best_fx)
+        stalled = self.detector.update(r, self.tol)
+        if bool(stalled.any()) and not self._exhausted:
+            self._fall_back(float(self.detector.best[stalled].max()))
+        return fx, r
+
+    def _fall_back(self, residual: float) -> None:
+        if not self._pending:
+            self.actions.append(SafeguardAction(self.iterations, "none", residual))
+            self._exhausted = True
+            return
+        action = self._pending.pop(0)
+        self._fallbacks += getattr(self.inner, "fallbacks", 0)
+        start, s = self._best_fx, self.settings
+        assert start is not None and self.anderson is not None
+        beta = min(s.beta, self.anderson.beta * s.beta) if action != "restart" else self.anderson.beta
+        if action == "plain":
+            self.inner = FixedPointIterator(self._f, start, FixedPointSettings(beta))
+        else:
+            self.inner = AndersonIterator(self._f, start, dataclasses.replace(self.anderson, beta=beta))
+        self.actions.append(SafeguardAction(self.iterations, action, residual, beta))
+        self.detector.rearm()
+
+
+def safeguarded_anderson(f: FixedPointMap, x0: torch.Tensor, *, m: int = 5, beta: float = 1.0, lam: float = 1e-4,
+                         tol: float = 1e-4, max_iter: int = 100, settings: SafeguardSettings | None = None,
+                         callback: Callback | None = None) -> tuple[torch.Tensor, SolverInfo, list[SafeguardAction]]:
+    """:func:`~sci_viewer.solvers.anderson.anderson` with the safeguard: ``(f(x_K), info, actions)``."""
+    it = SafeguardedIterator(f, x0, AndersonSettings(m, beta, lam), tol=tol, settings=settings)
+    out, info = run_iterator(it, x0, tol=tol, max_iter=max_iter, callback=callback, fallbacks=lambda: it.fallbacks)
+    return out, info, it.actions

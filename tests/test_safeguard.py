@@ -1,0 +1,69 @@
+"""The stall safeguard of fixed-point solves (sci_viewer.solvers.safeguard)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sci_viewer.solvers import anderson
+from sci_viewer.solvers.safeguard import SafeguardSettings, StallDetector, safeguarded_anderson
+
+
+def _wiggly_map(d: int = 20, seed: int = 2, q: float = 1e-5):
+    """``f(x) = z + q sin(z / q)``, ``z = M x + b`` (M symmetric, spectrum [-0.9, 0.9]): a linear map
+    with a small non-smooth-looking part (slope between 0 and 2 at the scale q) on which plain
+    Anderson (m=5, beta=1) stalls and damped iteration converges."""
+    g = torch.Generator().manual_seed(seed)
+    Q, _ = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))
+    M = (Q * torch.linspace(-0.9, 0.9, d, dtype=torch.float64)) @ Q.T
+    b = torch.randn(d, generator=g, dtype=torch.float64)
+
+    def f(x: torch.Tensor) -> torch.Tensor:
+        z = x @ M.T + b
+        return z + q * torch.sin(z / q)
+
+    return f, torch.zeros(1, d, dtype=torch.float64)
+
+
+def test_safeguard_reaches_tol_where_plain_anderson_stalls() -> None:
+    f, x0 = _wiggly_map()
+    _, plain = anderson(f, x0, tol=1e-9, max_iter=300)
+    assert not plain.converged
+    _, info, actions = safeguarded_anderson(f, x0, tol=1e-9, max_iter=300)
+    assert info.converged and info.iterations < 300
+    assert [a.action for a in actions][:3] == ["restart", "damp", "plain"]
+    assert all(a.k < info.iterations for a in actions)
+    assert actions[0].as_dict().keys() == {"k", "action", "residual"}
+    assert "stalled at iteration" in actions[0].describe()
+
+
+def test_well_behaved_solve_is_bit_identical() -> None:
+    g = torch.Generator().manual_seed(0)
+    d = 50
+    Q, _ = torch.linalg.qr(torch.randn(d, d, generator=g))
+    M = (Q * torch.linspace(-0.8, 0.8, d)) @ Q.T
+    b = torch.randn(3, d, generator=g)
+
+    def f(x: torch.Tensor) -> torch.Tensor:
+        return (x @ M.T + b).clamp(-1, 1)
+
+    x0 = torch.zeros(3, d)
+    out, info = anderson(f, x0, tol=1e-6, max_iter=100)
+    out2, info2, actions = safeguarded_anderson(f, x0, tol=1e-6, max_iter=100)
+    assert info.converged and actions == []
+    assert torch.equal(out, out2) and torch.equal(info.residuals, info2.residuals)
+
+
+def test_detector_flags_only_a_stalled_sample_not_at_tol() -> None:
+    det = StallDetector(window=3, drop=0.5)
+    flags = [det.update(torch.tensor([1.0 / 2**k, 0.1, 1e-9]), tol=1e-6) for k in range(6)]
+    assert [bool(f[0]) for f in flags] == [False] * 6  # halving every step: progress
+    assert bool(flags[3][1]) and not bool(flags[2][1])  # flat for 3 steps: stalled
+    assert not any(bool(f[2]) for f in flags)  # already at tol
+
+
+def test_settings_are_checked() -> None:
+    with pytest.raises(ValueError):
+        SafeguardSettings(actions=("nope",))
+    with pytest.raises(ValueError):
+        SafeguardSettings(drop=1.5)
