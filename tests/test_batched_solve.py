@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -15,6 +17,12 @@ from sci_viewer.engine import IterationEvent, Job, MeasurementResult, execute
 
 
 @functools.lru_cache(maxsize=None)  # each solve once per test session
+def _timed(fn, *args):
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - t0
+
+
 def _run(algo: str, batch: int, tol: float, max_iter: int = 40) -> tuple:
     events: list = []
     final = execute(Job(demo_capture(size=32, n_meas=3), algo, {"tol": tol, "max_iter": max_iter}, device="cpu",
@@ -25,7 +33,10 @@ def _run(algo: str, batch: int, tol: float, max_iter: int = 40) -> tuple:
 @pytest.mark.parametrize("algo, tol, max_iter", [("de-gap", 3e-3, 40), ("de-rnn", 0.0, 4)])
 def test_batched_solve_equals_one_at_a_time(algo: str, tol: float, max_iter: int) -> None:
     alone, _ = _run(algo, 1, tol, max_iter)
-    together, events = _run(algo, 3, tol, max_iter)
+    (together, events), wall = _timed(_run, algo, 3, tol, max_iter)
+    # each measurement is charged its share of the batched steps, not the whole batch: the shares add
+    # up to no more than the job's wall time (no timing threshold: these hosts' speeds vary 3x)
+    assert sum(r.seconds for r in together.results) <= wall
     assert [r.index for r in together.results] == [0, 1, 2]
     assert [r.iterations for r in together.results] == [r.iterations for r in alone.results]
     np.testing.assert_allclose(together.reconstruction, alone.reconstruction, atol=1e-4)
@@ -33,7 +44,6 @@ def test_batched_solve_equals_one_at_a_time(algo: str, tol: float, max_iter: int
         assert b.psnr == pytest.approx(a.psnr, abs=1e-3)
         assert b.final_residual == pytest.approx(a.final_residual, rel=1e-2)
         assert b.converged == a.converged
-        assert b.seconds < 2 * a.seconds + 1.0  # its share of the batched steps, not the whole batch
     # events still per measurement: each measurement's k runs 1..iterations, the batch's interleaved
     iters = [e for e in events if isinstance(e, IterationEvent)]
     for r in together.results:

@@ -35,10 +35,13 @@ def _fake_probe_log(folder: Path, per_step: dict[str, float]) -> None:
 
 
 def test_the_gpu_configs_are_valid_training_configs():
-    assert len(GPU_CONFIGS) == 3
+    assert len(GPU_CONFIGS) == 4
+    session = (REPO / "tools" / "device" / "session.sh").read_text()
+    for name in ("degap-gpu-sigma", "degap-gpu-denoiser", "degap-gpu-large"):  # what the session trains
+        assert name in session
     for path in GPU_CONFIGS:
         cfg = load_config(path)
-        assert cfg.deq.steps > 0 and cfg.data.val_scenes  # held-out scenes: selection never on the benchmark
+        assert cfg.pretrain.steps + cfg.deq.steps > 0 and cfg.data.val_scenes  # held-out scenes: selection never on the benchmark
 
 
 def test_fit_scales_the_stages_to_the_time_budget(fit_steps, tmp_path):
@@ -64,5 +67,6 @@ def test_tiny_configs_for_the_dry_run(fit_steps, tmp_path):
     fit_steps.tiny(GPU_CONFIGS, tmp_path)
     for path in GPU_CONFIGS:
         cfg = load_config(tmp_path / path.name)
-        assert cfg.model.kwargs["ch"] == 4 and not cfg.init_from and cfg.deq.crop == 32
+        assert cfg.model.kwargs["ch"] == 4 and not cfg.init_from
+        assert all(getattr(cfg, stage).crop == 32 for stage in ("pretrain", "deq") if getattr(cfg, stage).steps)
         assert yaml.safe_load(path.read_text())["model"]["kwargs"]["ch"] > 4  # the source is untouched

@@ -69,7 +69,7 @@ def tiny(configs: list[Path], out: Path) -> None:
         cfg["model"]["kwargs"]["ch"] = 4
         for stage in _stages(cfg):
             cfg[stage].update(batch=1, crop=32, steps=min(cfg[stage]["steps"], 60))
-        cfg["deq"]["max_iter"] = 5
+        cfg.setdefault("deq", {})["max_iter"] = 5
         cfg["val"].update(size=32, max_iter=5)
         (out / path.name).write_text(yaml.safe_dump(cfg, sort_keys=False))
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One prepared GPU session (issue 3), about 8 minutes: the CUDA tests; three training runs sharing
-# the GPU for TRAIN_S seconds of steps each (configs resources/train/degap-gpu-*.yaml, sized to the
+# One prepared GPU session (issues 3, 14, 16), about 8 minutes: the CUDA tests; three training runs sharing
+# the GPU for TRAIN_S seconds of steps each (the noise-aware DE-GAP on the broad world of B, masks and
+# noise, the noise-conditioned denoiser, and a large net: resources/train/degap-gpu-{sigma,denoiser,large}.yaml, sized to the
 # budget by a timed probe); the benchmark of the shipped model (with the K=300 stability runs) and
 # of each run's best model (without), one at a time so the timings are the GPU's alone; the
 # training-memory benchmark. What it keeps goes to
@@ -15,7 +16,7 @@ DEVICE=${DEVICE:-cuda}
 TRAIN_S=${TRAIN_S:-200}
 PY=${PY:-python3}
 CONFIG_DIR=${CONFIG_DIR:-resources/train}
-CONFIGS=${CONFIGS:-"degap-gpu-ft degap-gpu-scratch degap-gpu-large"}
+CONFIGS=${CONFIGS:-"degap-gpu-sigma degap-gpu-denoiser degap-gpu-large"}
 BENCH_ARGS=${BENCH_ARGS:-}
 WORK=${WORK:-/tmp/sci-device-work}
 rm -rf "$WORK"  # a warm machine keeps /tmp between calls: no stale run folders
