@@ -32,7 +32,8 @@ TARGET_STABILITY_DB = 0.05
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="degap-default", help="DE-GAP / PnP-GAP model name or .pt file")
+    p.add_argument("--model", help="DE-GAP model name or .pt file (default: DE-GAP's)")
+    p.add_argument("--pnp-model", help="PnP-GAP denoiser name or .pt file (default: PnP-GAP's)")
     p.add_argument("--device", default="cpu", help="cpu | cuda | auto")
     p.add_argument("--scenes", default=",".join(BENCHMARK_SCENES), help="comma-separated scene names")
     p.add_argument("--tol", type=float, help="DE-GAP tolerance (default: the algorithm's)")
@@ -54,7 +55,9 @@ def given_settings(args: argparse.Namespace, names: tuple[str, ...] = SOLVER_FLA
 def _settings(algo: str, args: argparse.Namespace) -> dict[str, Any]:
     if algo == "gap-tv":
         return {}
-    return given_settings(args) if algo == "de-gap" else {"model": args.model}
+    if algo == "de-gap":
+        return given_settings(args)
+    return {"model": args.pnp_model} if getattr(args, "pnp_model", None) else {}
 
 
 def _row(scene: str, algo: str, fin: JobFinished) -> dict[str, Any]:
@@ -110,7 +113,7 @@ def _stability(scene: str, capture: Capture, index: int, args: argparse.Namespac
     psnrs, residuals = psnr_trace(capture, "de-gap", dict(_settings("de-gap", args), tol=0.0, max_iter=k),
                                    index, args.device)
     k_conv, psnr_conv, diff_db = tol_to_k(psnrs, residuals, tol)
-    pnp_psnr, _ = psnr_trace(capture, "pnp-gap", {"model": args.model, "iterations": k}, index, args.device)
+    pnp_psnr, _ = psnr_trace(capture, "pnp-gap", dict(_settings("pnp-gap", args), iterations=k), index, args.device)
     peak = int(np.argmax(pnp_psnr))
     row = {
         "scene": scene, "measurement": index, "k": len(psnrs), "tol": tol,
@@ -157,12 +160,17 @@ def _summary(rows: list[dict[str, Any]], stab: list[dict[str, Any]], device: str
     return out
 
 
+def _default(algo: str) -> str:
+    return str(get_algorithm(algo).settings().model)
+
+
 def run(args: argparse.Namespace) -> int:
     scenes = [s for s in args.scenes.split(",") if s]
     device_type = resolve_device(args.device).type  # a missing GPU is named before any work
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, load average {load}, "
-          f"device {args.device}, model {args.model}")
+          f"device {args.device}, DE-GAP model {args.model or _default('de-gap')}, "
+          f"PnP-GAP model {args.pnp_model or _default('pnp-gap')}")
     print(f"{'scene':10} {'algo':8} {'PSNR':>7} {'SSIM':>7} {'s/meas':>8} {'iters':>6} {'conv':>7} {'residual':>9}")
     t0 = time.perf_counter()
     rows: list[dict[str, Any]] = []
@@ -180,7 +188,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"(benchmark wall time {time.perf_counter() - t0:.0f} s)")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"model": args.model, "device": args.device, "threads": torch.get_num_threads(),
+            json.dump({"model": args.model or _default("de-gap"), "pnp_model": args.pnp_model or _default("pnp-gap"),
+                       "device": args.device, "threads": torch.get_num_threads(),
                        "load_average_start": load,
                        "rows": rows, "stability": stab, "summary": summary}, fh, indent=2)
     return 0
