@@ -120,6 +120,8 @@ class MeasurementResult:
     # what a solver needs besides the estimate to carry on exactly (see Job.warm_state)
     state: dict[str, np.ndarray] | None = None
     final_data_residual: float | None = None  # ||y - A x|| / ||y|| of the kept estimate
+    # what a fixed-point solve's stall safeguard did: [{"k": 37, "action": "restart", "residual": ...}]
+    safeguards: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -158,7 +160,7 @@ class JobFinished:
                  "iterations": r.iterations,
                  "final_residual": r.final_residual if math.isfinite(r.final_residual) else None,  # JSON: null
                  "final_data_residual": r.final_data_residual,
-                 "converged": r.converged, "message": r.message}
+                 "converged": r.converged, "message": r.message, "safeguards": r.safeguards}
                 for r in self.results
             ],
             "mean_psnr": mean([r.psnr for r in self.results]),
@@ -246,6 +248,7 @@ def _run_measurement(job: Job, spec, device: torch.device, started: _Started, ca
     last_good, residual, k, message = x0, math.nan, 0, None
     good_residual = math.nan  # the residual of last_good
     p = s = None
+    safeguards: list[dict[str, Any]] = []  # the solver's stall safeguard actions (sci_viewer.solvers.safeguard)
     for k in range(1, solver.max_iter + 1):
         if cancel is not None and cancel.is_set():
             k -= 1
@@ -278,6 +281,9 @@ def _run_measurement(job: Job, spec, device: torch.device, started: _Started, ca
         event = IterationEvent(job.job_id, index, position, k_offset + k, residual, p, s, estimate, seconds, dr)
         trace.append(IterationEvent(**{**event.__dict__, "estimate": None}))
         yield event
+        for action in getattr(solver, "safeguards", ())[len(safeguards):]:
+            safeguards.append({**action.as_dict(), "k": action.k + k_offset})
+            yield NoticeEvent(job.job_id, f"{spec.label}, measurement {index}: {action.describe(k_offset)}.")
         if done:
             break
     with torch.inference_mode():
@@ -295,7 +301,7 @@ def _run_measurement(job: Job, spec, device: torch.device, started: _Started, ca
         kept = {k_: v.cpu().numpy() for k_, v in solver.state().items()} \
             if hasattr(solver, "state") and message is None and k > 0 else None
     yield MeasurementResult(index, estimate, p, s, seconds, k_offset + k, residual, converged, message, kept,
-                            final_dr if math.isfinite(final_dr) else None)
+                            final_dr if math.isfinite(final_dr) else None, safeguards)
 
 
 def _run_group(job: Job, spec, settings, device: torch.device, mask: np.ndarray, group: list[tuple[int, int]],

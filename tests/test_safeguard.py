@@ -67,3 +67,29 @@ def test_settings_are_checked() -> None:
         SafeguardSettings(actions=("nope",))
     with pytest.raises(ValueError):
         SafeguardSettings(drop=1.5)
+
+
+def test_engine_reports_safeguard_actions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A DE-GAP run whose safeguard fires (a strict test setting) says so in notices and the report,
+    and is the plain run up to the first action."""
+    import functools
+
+    import sci_viewer.solvers.safeguard as safeguard
+    from sci_viewer.demo import demo_capture
+    from sci_viewer.engine import Job, NoticeEvent, execute
+
+    monkeypatch.setattr(safeguard, "SafeguardSettings",
+                        functools.partial(SafeguardSettings, window=2, drop=0.01))
+    cap = demo_capture(size=32, n_frames=8, n_meas=1)
+    notices: list[str] = []
+    settings = {"tol": 1e-12, "max_iter": 12, "gap_tv_start": 0}
+    fin = execute(Job(cap, "de-gap", settings, device="cpu"),
+                  callback=lambda e: notices.append(e.message) if isinstance(e, NoticeEvent) else None)
+    report = fin.report()["measurements"][0]["safeguards"]
+    assert [a["action"] for a in report] == ["restart", "damp", "plain", "none"]
+    assert len(notices) == 4 and "measurement 0: stalled at iteration" in notices[0]
+    off = execute(Job(cap, "de-gap", dict(settings, safeguard=False), device="cpu"))
+    assert off.results[0].safeguards == []
+    first = report[0]["k"]
+    assert [e.residual for e in fin.trace][:first] == [e.residual for e in off.trace][:first]
+    assert [e.residual for e in fin.trace][first] != [e.residual for e in off.trace][first]

@@ -28,6 +28,7 @@ from sci_viewer.models import DENOISER, denoiser_model_names, equilibrium_map, m
 from sci_viewer.noise import estimate_measurement_sigma, frame_sigma
 from sci_viewer.physics import Cacti
 from sci_viewer.solvers import AndersonIterator, AndersonSettings, FixedPointIterator, FixedPointSettings
+from sci_viewer.solvers.safeguard import SafeguardAction, SafeguardedIterator
 
 _CACHE: dict[tuple[str, float, str], nn.Module] = {}
 _CACHE_LOCK = threading.Lock()
@@ -97,6 +98,9 @@ class EquilibriumSettings:
         "help": "keep every iterate in [0, 1], the frames' range (off: the unconstrained fixed point)"})
     # Off in the base (DE-RNN lands further from its fixed point from it); DE-GAP turns it on.
     gap_tv_start: int = field(default=0, metadata=GAP_TV_START_FIELD)
+    safeguard: bool = field(default=True, metadata={
+        "help": "on a stall (the residual stops falling), fall back: restart Anderson from the best iterate, "
+                "then damped Anderson, then damped plain iteration; each is noted in the log and the report"})
 
 
 @dataclass
@@ -181,17 +185,26 @@ class DeGapSolver:
         self.residual = float("inf")
 
     def make_iterator(self, f: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor
-                      ) -> AndersonIterator | FixedPointIterator:
+                      ) -> AndersonIterator | FixedPointIterator | SafeguardedIterator:
         """The root finder the settings choose (Anderson or damped plain iteration) for ``f`` from
         ``start`` (N, B, H, W); also used for several measurements at once (:mod:`.deq_batch`)."""
         settings = self.s
-        if not settings.anderson:
+        anderson = None
+        if settings.anderson:
+            try:
+                anderson = AndersonSettings(settings.history, settings.beta, settings.lam)
+            except ValueError as exc:
+                raise JobError(f"{self.label}: {exc}.") from None
+        if getattr(settings, "safeguard", False):  # a stall falls back (sci_viewer.solvers.safeguard)
+            return SafeguardedIterator(f, start, anderson, tol=settings.tol, plain_beta=settings.beta)
+        if anderson is None:
             return FixedPointIterator(f, start, FixedPointSettings(settings.beta))
-        try:
-            anderson = AndersonSettings(settings.history, settings.beta, settings.lam)
-        except ValueError as exc:
-            raise JobError(f"{self.label}: {exc}.") from None
         return AndersonIterator(f, start, anderson)
+
+    @property
+    def safeguards(self) -> list[SafeguardAction]:
+        """What the stall safeguard did so far (empty without it)."""
+        return list(getattr(self.iterator, "actions", []))
 
     def _start(self, op: Cacti, y: torch.Tensor, gap_tv_iters: int) -> torch.Tensor:
         """``x0 = A^T(y / Phi_sum)``, or GAP-TV's estimate after ``gap_tv_iters`` iterations.

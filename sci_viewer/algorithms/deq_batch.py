@@ -112,6 +112,12 @@ class BatchMember:
     def converged(self) -> bool:
         return self.residual <= self._batch.tol
 
+    @property
+    def safeguards(self) -> list[Any]:
+        """The stall safeguard's actions on the batch up to this measurement's iteration (they apply
+        to every measurement still in the batch)."""
+        return [a for a in getattr(self._batch._iterator, "actions", []) if a.k <= self._k]
+
 
 def join_equilibrium_solvers(solvers: list[Any]) -> list[Any]:
     """Join built :class:`~.deq.DeGapSolver` objects (DE-GAP or DE-RNN) into one batched solve."""
