@@ -1,0 +1,55 @@
+"""sci-viewer bench generalization on a tiny grid (held-out DAVIS frames, 64 px)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from sci_viewer.benchmarks import generalization
+from sci_viewer.benchmarks._held_out import SimConfig, make_capture
+from sci_viewer.training.data import default_root
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    generalization.add_arguments(p)
+    return p.parse_args(list(argv))
+
+
+def test_quick_grid_covers_every_b_kind_noise_scene_and_size() -> None:
+    configs = generalization.grid(_args("--quick"))
+    assert {c.frames for c in configs} == set(generalization.FRAMES)
+    assert {c.kind for c in configs} == {"iid", "translating", "grey", "sparse"}
+    assert {c.noise for c in configs} == {"none", "moderate", "strong"}
+    assert {c.size for c in configs} == set(generalization.SIZES)
+    assert len(generalization.grid(_args())) == 3 * 2 * 4 * 4 * 3
+
+
+@pytest.mark.skipif(not (default_root() / "bmx-trees").is_dir(), reason="shared DAVIS frames not available")
+def test_tiny_grid_table(tmp_path, capsys) -> None:
+    out = tmp_path / "g.json"
+    args = _args("--scenes", "bmx-trees", "--sizes", "64", "--frames", "8", "--kinds", "iid,grey",
+                 "--noise", "strong", "--max-iter", "3", "--gap-tv-iterations", "3", "--json", str(out))
+    assert generalization.run(args) == 0
+    table = json.loads(out.read_text())
+    assert len(table["rows"]) == 2 and table["machine"]["date"]
+    for row in table["rows"]:
+        assert set(row["results"]) == set(generalization.ALGOS)
+        for algo, cells in row["results"].items():
+            assert set(cells) == set(generalization.COLUMNS)
+            assert cells["psnr"] > 5 and cells["iterations"] >= 1 and cells["seconds_per_measurement"] > 0
+            if algo == "gap-tv":
+                assert cells["reached_tol"] is None
+            else:
+                assert isinstance(cells["reached_tol"], bool) and cells["reached_tol"] is False  # 3 iterations
+    assert "mean" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not (default_root() / "kite-surf").is_dir(), reason="shared DAVIS frames not available")
+def test_noisy_capture_has_negative_pixels_and_is_reproducible() -> None:
+    config = SimConfig("kite-surf", 64, 10, "sparse", "strong")
+    a, b = make_capture(config), make_capture(config)
+    assert (a.meas < 0).any() and (a.meas == b.meas).all()
+    assert a.mask.shape == (10, 64, 64) and a.truth.shape == (1, 10, 64, 64)
