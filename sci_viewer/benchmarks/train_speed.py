@@ -74,7 +74,14 @@ def _worker(args: argparse.Namespace) -> int:
 
 def _in_process(root: Path, args: argparse.Namespace, stage: str, extra_env: dict[str, str]) -> dict[str, float]:
     """Time ``stage`` in a fresh process running the sci_viewer of checkout ``root``."""
-    env = {**os.environ, **extra_env}
+    from sci_viewer._openmp import STARTED_WITH
+
+    env = dict(os.environ)
+    # as the process was started (this code's own import of sci_viewer sets its OpenMP policy again)
+    env.pop("OMP_WAIT_POLICY", None)
+    if STARTED_WITH is not None:
+        env["OMP_WAIT_POLICY"] = STARTED_WITH
+    env.update(extra_env)
     from sci_viewer.settings import data_dir
 
     env["SCI_DATA_DIR"] = str(data_dir())
