@@ -288,3 +288,5 @@ def test_bench_de_gap_prints_each_target_with_its_device(shared_data, tmp_path, 
     assert "on cpu (target <= 7 s on the 2-core CPU)" in text
     summary = json.loads(out.read_text())["summary"]
     assert set(summary["gain_over_gap_tv"]) == {"drop40"} and summary["degap_max_seconds"] > 0
+    assert set(summary["pnp_gain_over_gap_tv"]) == {"drop40"}
+    assert "PnP-GAP - GAP-TV on drop40" in text and "(target >= +1.5)" in text
