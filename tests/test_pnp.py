@@ -92,3 +92,21 @@ def test_a_noise_schedule_that_is_not_a_list_of_numbers_is_named(sigmas):
 def test_a_noise_schedule_of_whole_numbers_is_taken_as_floats():
     sigmas = get_algorithm("pnp-gap").settings(sigmas=[50, 25]).sigmas
     assert sigmas == [50.0, 25.0] and all(type(s) is float for s in sigmas)
+
+
+def test_gap_tv_start_is_gap_tv_estimate(small_demo):
+    """``gap_tv_start`` (off by default, as PnP-SCI runs it) starts from GAP-TV's estimate, the same
+    helper DE-GAP starts from; a negative count is refused by name."""
+    from sci_viewer.algorithms.gap_tv import gap_tv_start
+
+    op = Cacti(torch.from_numpy(small_demo.mask_float()))
+    y = torch.from_numpy(small_demo.measurements([0])[0])
+    assert PnpGapSettings().gap_tv_start == 0
+    cold, _ = _solver(small_demo)
+    assert torch.equal(cold.x[0], op.initial(y))
+    warm, _ = _solver(small_demo, gap_tv_start=5)
+    expected = execute(Job(small_demo, "gap-tv", {"iterations": 5}, measurements=[0])).results[0].estimate
+    assert torch.allclose(warm.x[0], torch.as_tensor(expected, dtype=warm.x.dtype), atol=1e-5)
+    assert torch.equal(warm.x[0], gap_tv_start(op, y, 5, "PnP-GAP"))
+    with pytest.raises(JobError, match="PnP-GAP gap_tv_start"):
+        _solver(small_demo, gap_tv_start=-1)

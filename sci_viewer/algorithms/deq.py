@@ -22,7 +22,7 @@ import torch.nn as nn
 
 from sci_viewer.algorithms.base import AlgorithmSpec, register_algorithm
 from sci_viewer.algorithms.deq_batch import join_equilibrium_solvers
-from sci_viewer.algorithms.gap_tv import GapTvSettings, GapTvSolver
+from sci_viewer.algorithms.gap_tv import GAP_TV_START_FIELD, gap_tv_start
 from sci_viewer.errors import JobError
 from sci_viewer.models import DENOISER, denoiser_model_names, equilibrium_map, model_kind
 from sci_viewer.noise import estimate_measurement_sigma, frame_sigma
@@ -69,13 +69,6 @@ def get_denoiser(name: str, device: torch.device | str) -> nn.Module:
 def clear_model_cache() -> None:
     with _CACHE_LOCK:
         _CACHE.clear()
-
-
-GAP_TV_START_FIELD = {
-    "label": "GAP-TV start", "min": 0,
-    "help": "GAP-TV iterations that give the starting point (0: x0 = A^T(y / Phi_sum)); fewer iterations "
-            "to tol, though the iterate at a given tol may lie further from the fixed point",
-}
 
 
 @dataclass
@@ -213,14 +206,7 @@ class DeGapSolver:
         From there a given tol is reached in fewer iterations, but the iterate at tol can lie further
         from the fixed point, so DE-GAP pairs the start with a tighter tol (see DeGapSettings). DE-RNN
         starts from x0: from GAP-TV its iterate at tol lay 0.62 dB from its fixed point on drop40."""
-        if gap_tv_iters < 0:
-            raise JobError(f"{self.label} gap_tv_start must be 0 or more GAP-TV iterations, got {gap_tv_iters}.")
-        if gap_tv_iters == 0:
-            return op.initial(y)
-        gap = GapTvSolver(op, y, GapTvSettings(iterations=gap_tv_iters))
-        for _ in range(gap_tv_iters):
-            x, _ = gap.step()
-        return x
+        return gap_tv_start(op, y, gap_tv_iters, self.label)
 
     def step(self) -> tuple[torch.Tensor, float]:
         fx, r = self.iterator.step()

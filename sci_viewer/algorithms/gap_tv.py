@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import torch
 
 from sci_viewer.algorithms.base import AlgorithmSpec, register_algorithm
+from sci_viewer.errors import JobError
 from sci_viewer.physics import Cacti
 from sci_viewer.tv import tv_denoise
 
@@ -61,6 +62,25 @@ class GapTvSolver:
             raise ValueError(f"GAP-TV state of shape {tuple(state['y1'].shape)} for a measurement of {tuple(self.y1.shape)}")
         self.y1 = state["y1"].to(self.y1.dtype).clone()
 
+
+GAP_TV_START_FIELD = {
+    "label": "GAP-TV start", "min": 0,
+    "help": "GAP-TV iterations that give the starting point (0: x0 = A^T(y / Phi_sum)); fewer iterations "
+            "to tol, though the iterate at a given tol may lie further from the fixed point",
+}
+
+
+def gap_tv_start(op: Cacti, y: torch.Tensor, iterations: int, label: str) -> torch.Tensor:
+    """A starting point for another solver: ``x0 = A^T(y / Phi_sum)`` (``iterations == 0``) or GAP-TV's
+    estimate (default settings) after ``iterations`` iterations; ``label`` names the solver in errors."""
+    if iterations < 0:
+        raise JobError(f"{label} gap_tv_start must be 0 or more GAP-TV iterations, got {iterations}.")
+    if iterations == 0:
+        return op.initial(y)
+    gap = GapTvSolver(op, y, GapTvSettings(iterations=iterations))
+    for _ in range(iterations):
+        x, _ = gap.step()
+    return x
 
 SPEC = register_algorithm(
     AlgorithmSpec(

@@ -18,6 +18,7 @@ import torch.nn as nn
 
 from sci_viewer.algorithms.base import AlgorithmSpec, register_algorithm
 from sci_viewer.algorithms.deq import check_model_kind, get_denoiser
+from sci_viewer.algorithms.gap_tv import GAP_TV_START_FIELD, gap_tv_start
 from sci_viewer.errors import JobError
 from sci_viewer.models import DENOISER, denoise, denoiser_model_names
 from sci_viewer.physics import Cacti
@@ -35,6 +36,7 @@ class PnpGapSettings:
     iterations: int = field(default=40, metadata={"min": 1,
                                                   "help": "iterations in all (past the schedule: last level)"})
     accelerate: bool = field(default=True, metadata={"help": "accelerated GAP (running measurement y1)"})
+    gap_tv_start: int = field(default=0, metadata=GAP_TV_START_FIELD)
 
 
 class PnpGapSolver:
@@ -48,7 +50,7 @@ class PnpGapSolver:
         self.net = net if net is not None else get_denoiser(settings.model, y.device)
         check_model_kind(self.net, settings.model, DENOISER, "PnP-GAP")
         self.max_iter = settings.iterations
-        self.x = (op.initial(y) if x0 is None else x0.to(y.dtype)).unsqueeze(0)
+        self.x = (gap_tv_start(op, y, settings.gap_tv_start, "PnP-GAP") if x0 is None else x0.to(y.dtype)).unsqueeze(0)
         self.y1 = y.clone()
         self.k = 0
 
