@@ -45,3 +45,17 @@ def test_side_by_side_with_a_baseline_prints_the_ratio(config, capsys):
     out = capsys.readouterr().out
     assert len(re.findall(r"round 1 (baseline|this)", out)) == 2
     assert re.search(r"deq\s+speed-up this / baseline: [\d.]+x", out)
+
+
+def test_a_config_change_timed_against_the_baseline_config(config, tmp_path, capsys):
+    """``--baseline . --baseline-config A --config B``: the same code, two configs, side by side."""
+    from sci_viewer.benchmarks.train_speed import REPO
+
+    other = tmp_path / "other.yaml"
+    other.write_text(yaml.safe_dump(dict(TINY, deq=dict(TINY["deq"], max_iter=2))))
+    assert main(["bench", "train-speed", "--config", str(other), "--baseline-config", str(config), "--stages", "deq",
+                 "--steps", "1", "--warmup", "0", "--rounds", "1", "--baseline", str(REPO)]) == 0
+    out = capsys.readouterr().out
+    assert f"the baseline times {config}, this code {other}" in out
+    assert re.search(r"round 1 baseline .*mean iterations 5\.0", out)
+    assert re.search(r"round 1 this .*mean iterations 2\.0", out)

@@ -34,6 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup", type=int, default=1, help="untimed steps first")
     p.add_argument("--device", default=None, help="cpu | cuda[:N] (default: the config's)")
     p.add_argument("--baseline", default=None, metavar="DIR", help="another checkout to time alternately with this one")
+    p.add_argument("--baseline-config", default=None, metavar="YAML",
+                   help="with --baseline: the config the baseline side times (default: --config; e.g. --baseline . "
+                        "--baseline-config A.yaml --config B.yaml times a config change on this code)")
     p.add_argument("--rounds", type=int, default=2, help="with --baseline: rounds of (baseline, this code)")
     p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                    help="with --baseline: an environment variable for this code's processes only (e.g. "
@@ -72,7 +75,8 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def _in_process(root: Path, args: argparse.Namespace, stage: str, extra_env: dict[str, str]) -> dict[str, float]:
+def _in_process(root: Path, args: argparse.Namespace, stage: str, extra_env: dict[str, str],
+                config: str | None = None) -> dict[str, float]:
     """Time ``stage`` in a fresh process running the sci_viewer of checkout ``root``."""
     from sci_viewer._openmp import STARTED_WITH
 
@@ -88,7 +92,7 @@ def _in_process(root: Path, args: argparse.Namespace, stage: str, extra_env: dic
     code = ("import runpy, sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in "
             f"getattr(f, '__module__', '')]; sys.path.insert(0, {str(root)!r}); sys.argv = sys.argv[1:]; "
             f"runpy.run_path({str(Path(__file__).resolve())!r}, run_name='__main__')")
-    cmd = [sys.executable, "-c", code, "train-speed", "--config", str(Path(args.config).resolve()),
+    cmd = [sys.executable, "-c", code, "train-speed", "--config", str(Path(config or args.config).resolve()),
            "--worker", stage, "--steps", str(args.steps), "--warmup", str(args.warmup)]
     if args.device:
         cmd += ["--device", args.device]
@@ -123,13 +127,16 @@ def run(args: argparse.Namespace) -> int:
     extra = dict(kv.split("=", 1) for kv in args.env)
     if extra:
         print(f"this code runs with {' '.join(args.env)}")
+    if args.baseline_config:
+        print(f"the baseline times {args.baseline_config}, this code {args.config}")
     for stage in stages:
         total = {side: 0.0 for side in sides}
         ratios = []
         for k in range(args.rounds):
             secs = {}
             for side, root in sides.items():
-                r = _in_process(root, args, stage, extra if side == "this" else {})
+                r = _in_process(root, args, stage, extra if side == "this" else {},
+                                args.baseline_config if side == "baseline" else None)
                 secs[side] = r["seconds"]
                 print(f"{stage:9} round {k + 1} {side:8} {r['steps_per_s']:8.3f} steps/s  "
                       f"(mean iterations {r['mean_iters']:.1f}, {r['passes_per_step']:.1f} sample passes "

@@ -89,12 +89,17 @@ class DeqConfig:
     # a noise-conditioned net (noise_input) is given sigma = sigma_offset/255 + the frame noise of the
     # measurement noise estimated from y (sci_viewer.noise), as DE-GAP does at inference; None: its default
     sigma_offset: float | None = None
+    # the forward solve starts from GAP-TV's estimate after this many iterations, as DE-GAP does at
+    # inference (0: from x0 = A^T(y / Phi_sum)); the fixed point is the same, reached in fewer iterations
+    gap_tv_start: int = 0
 
     def __post_init__(self) -> None:
         if self.backward not in BACKWARDS:
             raise JobError(f"deq.backward must be one of {', '.join(BACKWARDS)}; got {self.backward!r}.")
         if self.max_iter < 1 or self.implicit_iters < 1:
             raise JobError("deq.max_iter and deq.implicit_iters must be >= 1.")
+        if self.gap_tv_start < 0:
+            raise JobError(f"deq.gap_tv_start must be 0 or more GAP-TV iterations, got {self.gap_tv_start}.")
         try:
             AndersonSettings(self.anderson_m, self.beta, self.lam)
         except ValueError as exc:

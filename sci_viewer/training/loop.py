@@ -28,6 +28,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from sci_viewer.algorithms.gap_tv import gap_tv_start
 from sci_viewer.errors import JobError
 from sci_viewer.models import RECURRENT, build_denoiser, denoise, equilibrium_map, model_kind, read_model_file, save_model
 from sci_viewer.settings import resolve_device
@@ -272,7 +273,8 @@ class Trainer:
         f = self._amp(self._map(op, y))
         # each sample's solve stops at its own tol: the map of the rows still iterating
         restrict = lambda rows: frozen(self.net, self._amp(self._map(BatchCacti(op.mask[rows]), y[rows])))  # noqa: E731
-        eq = equilibrium(f, op.initial(y), dc, solve_map=frozen(self.net, f), restrict=restrict)
+        start = gap_tv_start(op, y, dc.gap_tv_start, "deq") if dc.gap_tv_start else op.initial(y)  # type: ignore[arg-type]
+        eq = equilibrium(f, start, dc, solve_map=frozen(self.net, f), restrict=restrict)
         z = eq.z
         loss = mse(z, gt)
         total = loss

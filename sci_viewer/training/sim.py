@@ -105,6 +105,10 @@ class BatchCacti:
     def initial(self, y: torch.Tensor) -> torch.Tensor:
         return self.At(y / self.phi_sum)
 
+    def scaled_residual(self, r: torch.Tensor) -> torch.Tensor:
+        """``r / Phi_sum`` (no saturated pixels in training), so that GAP-TV runs on a batch as on one capture."""
+        return r / self.phi_sum
+
     def project(self, v: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return v + self.At((y - self.A(v)) / self.phi_sum)
 
