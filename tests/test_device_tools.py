@@ -35,9 +35,9 @@ def _fake_probe_log(folder: Path, per_step: dict[str, float]) -> None:
 
 
 def test_the_gpu_configs_are_valid_training_configs():
-    assert len(GPU_CONFIGS) == 4
+    assert len(GPU_CONFIGS) == 5
     session = (REPO / "tools" / "device" / "session.sh").read_text()
-    for name in ("degap-gpu-sigma", "degap-gpu-denoiser", "degap-gpu-large"):  # what the session trains
+    for name in ("degap-gpu-noise", "degap-gpu-sigma", "degap-gpu-denoiser"):  # what the session trains
         assert name in session
     for path in GPU_CONFIGS:
         cfg = load_config(path)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# One prepared GPU session (issues 3, 14, 16), about 8 minutes: the CUDA tests; three training runs sharing
-# the GPU for TRAIN_S seconds of steps each (the noise-aware DE-GAP on the broad world of B, masks and
-# noise, the noise-conditioned denoiser, and a large net: resources/train/degap-gpu-{sigma,denoiser,large}.yaml, sized to the
+# One prepared GPU session (issues 14, 16), about 8 minutes: the CUDA tests; three training runs sharing
+# the GPU for TRAIN_S seconds of steps each (the shipped DE-GAP grown by a noise input on the broad world
+# of B, masks and noise; DE-GAP-FFDNet, the noise-conditioned denoiser through the fixed point; and the
+# denoiser itself: resources/train/degap-gpu-{noise,sigma,denoiser}.yaml, sized to the
 # budget by a timed probe); the benchmark of the shipped model (with the K=300 stability runs) and
 # of each run's best model (without), one at a time so the timings are the GPU's alone; the
 # training-memory benchmark. What it keeps goes to
@@ -16,7 +17,7 @@ DEVICE=${DEVICE:-cuda}
 TRAIN_S=${TRAIN_S:-200}
 PY=${PY:-python3}
 CONFIG_DIR=${CONFIG_DIR:-resources/train}
-CONFIGS=${CONFIGS:-"degap-gpu-sigma degap-gpu-denoiser degap-gpu-large"}
+CONFIGS=${CONFIGS:-"degap-gpu-noise degap-gpu-sigma degap-gpu-denoiser"}
 BENCH_ARGS=${BENCH_ARGS:-}
 WORK=${WORK:-/tmp/sci-device-work}
 rm -rf "$WORK"  # a warm machine keeps /tmp between calls: no stale run folders
@@ -87,8 +88,9 @@ step "benchmark of the shipped model on $DEVICE"
 timeout 120 "${CLI[@]}" bench de-gap --device "$DEVICE" $BENCH_ARGS --json "$WORK/bench-shipped.json"
 for c in $CONFIGS; do
     step "benchmark of $c's best model on $DEVICE"
+    flag=--model; [[ $c == *denoiser* ]] && flag=--pnp-model  # a Gaussian denoiser: PnP-GAP's model
     [ -f "$WORK/$c/best.pt" ] && timeout 60 "${CLI[@]}" bench de-gap --device "$DEVICE" --no-stability \
-        --model "$WORK/$c/best.pt" $BENCH_ARGS --json "$WORK/bench-$c.json"
+        $flag "$WORK/$c/best.pt" $BENCH_ARGS --json "$WORK/bench-$c.json"
 done
 gather
 
