@@ -53,3 +53,22 @@ def test_noisy_capture_has_negative_pixels_and_is_reproducible() -> None:
     a, b = make_capture(config), make_capture(config)
     assert (a.meas < 0).any() and (a.meas == b.meas).all()
     assert a.mask.shape == (10, 64, 64) and a.truth.shape == (1, 10, 64, 64)
+
+
+@pytest.mark.skipif(not (default_root() / "bmx-trees").is_dir(), reason="shared DAVIS frames not available")
+def test_models_as_columns_and_pnp_gap(tmp_path) -> None:
+    """``--algos de-gap=MODEL`` puts a model beside the default one; PnP-GAP keeps its iteration count."""
+    out = tmp_path / "g.json"
+    args = _args("--scenes", "bmx-trees", "--sizes", "64", "--frames", "8", "--kinds", "iid", "--noise", "none",
+                 "--algos", "gap-tv,de-gap,de-gap=dernn-default,pnp-gap", "--max-iter", "3",
+                 "--gap-tv-iterations", "3", "--json", str(out))
+    with pytest.raises(Exception, match="DE-GAP"):  # a recurrent model is not a DE-GAP denoiser: named
+        generalization.run(args)
+    args.algos = ["gap-tv", "de-gap", "de-gap=degap-default", "pnp-gap"]
+    assert generalization.run(args) == 0
+    (row,) = json.loads(out.read_text())["rows"]
+    cells = row["results"]
+    assert set(cells) == {"gap-tv", "de-gap", "de-gap=degap-default", "pnp-gap"}
+    assert cells["de-gap=degap-default"]["psnr"] == pytest.approx(cells["de-gap"]["psnr"])  # the default model
+    assert cells["pnp-gap"]["reached_tol"] is None and cells["pnp-gap"]["iterations"] == 40  # its schedule
+    assert cells["de-gap"]["iterations"] == 3

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from sci_viewer.algorithms import get_algorithm
 from sci_viewer.benchmarks._held_out import HELD_OUT_SCENES, NOISE_LEVELS, SimConfig, make_capture
 from sci_viewer.capture import Capture
 from sci_viewer.engine import Job, JobFinished, execute
@@ -56,7 +57,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kinds", type=_csv(), default=list(MASK_KINDS), help="mask kinds")
     p.add_argument("--noise", type=_csv(), default=list(NOISE_LEVELS), help="noise levels (none, moderate, strong)")
     p.add_argument("--sizes", type=_csv(int), default=list(SIZES), help="crop sizes (square)")
-    p.add_argument("--algos", type=_csv(), default=list(ALGOS), help="algorithms")
+    p.add_argument("--algos", type=_csv(), default=list(ALGOS),
+                   help="algorithms, each ALGO or ALGO=MODEL (e.g. gap-tv,de-gap,de-gap=degap-noise,pnp-gap)")
     p.add_argument("--measurements", type=int, default=1, help="measurements (B-frame blocks) per capture")
     p.add_argument("--max-iter", type=int, help="DE-GAP / DE-RNN iteration cap (default: the algorithm's)")
     p.add_argument("--gap-tv-iterations", type=int, help="GAP-TV iterations (default: the algorithm's)")
@@ -73,16 +75,26 @@ def grid(args: argparse.Namespace) -> list[SimConfig]:
             itertools.product(args.sizes, args.frames, args.kinds, args.noise, args.scenes)]
 
 
-def algo_settings(algo: str, args: argparse.Namespace) -> dict[str, Any]:
+def split_entry(entry: str) -> tuple[str, str | None]:
+    """An ``--algos`` entry ``ALGO`` or ``ALGO=MODEL`` (e.g. ``de-gap=degap-noise``): the algorithm and model."""
+    algo, _, model = entry.partition("=")
+    return algo, model or None
+
+
+def algo_settings(entry: str, args: argparse.Namespace) -> dict[str, Any]:
+    algo, model = split_entry(entry)
+    settings: dict[str, Any] = {} if model is None else {"model": model}
     if algo == "gap-tv":
-        return {} if args.gap_tv_iterations is None else {"iterations": args.gap_tv_iterations}
-    return {} if args.max_iter is None else {"max_iter": args.max_iter}
+        return settings if args.gap_tv_iterations is None else {**settings, "iterations": args.gap_tv_iterations}
+    if get_algorithm(algo).iteration_field != "max_iter":  # a fixed iteration count (PnP-GAP): its own
+        return settings
+    return settings if args.max_iter is None else {**settings, "max_iter": args.max_iter}
 
 
-def summarise(algo: str, fin: JobFinished) -> dict[str, Any]:
+def summarise(entry: str, fin: JobFinished) -> dict[str, Any]:
     """One algorithm's cells of a row."""
     res = fin.results
-    fixed_point = algo != "gap-tv"
+    fixed_point = get_algorithm(split_entry(entry)[0]).iteration_field == "max_iter"
     return {
         "psnr": fin.report()["mean_psnr"],
         "iterations": float(np.mean([r.iterations for r in res])),
@@ -95,10 +107,10 @@ def summarise(algo: str, fin: JobFinished) -> dict[str, Any]:
 def run_capture(config: SimConfig, capture: Capture, algos: list[str], args: argparse.Namespace) -> dict[str, Any]:
     row: dict[str, Any] = {"capture": config.label, "scene": config.scene, "size": config.size,
                            "frames": config.frames, "kind": config.kind, "noise": config.noise, "results": {}}
-    for algo in algos:
-        fin = execute(Job(capture, algo, algo_settings(algo, args), device=args.device, preview_every=10**9,
-                          ssim_every=10**9))
-        row["results"][algo] = summarise(algo, fin)
+    for entry in algos:
+        fin = execute(Job(capture, split_entry(entry)[0], algo_settings(entry, args), device=args.device,
+                          preview_every=10**9, ssim_every=10**9))
+        row["results"][entry] = summarise(entry, fin)
     return row
 
 
@@ -147,10 +159,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(configs)} captures, {', '.join(algos)}; {info['date']}, torch {info['torch']}, {info['threads']} "
           f"threads, load average {info['load_average_start']}, device {args.device}")
     t0 = time.perf_counter()
-    for algo in algos:  # model load and first-call costs, not timed
+    for entry in algos:  # model load and first-call costs, not timed
         warm = make_capture(SimConfig(configs[0].scene, 32, 8, "iid", "none")) if configs else None
+        algo = split_entry(entry)[0]
         if warm is not None:
-            execute(Job(warm, algo, {"iterations" if algo == "gap-tv" else "max_iter": 2}, device=args.device))
+            execute(Job(warm, algo, {**algo_settings(entry, args), get_algorithm(algo).iteration_field: 2},
+                        device=args.device))
     print_header(algos)
     rows = []
     for config in configs:
