@@ -56,19 +56,27 @@ def test_noisy_capture_has_negative_pixels_and_is_reproducible() -> None:
 
 
 @pytest.mark.skipif(not (default_root() / "bmx-trees").is_dir(), reason="shared DAVIS frames not available")
-def test_models_as_columns_and_pnp_gap(tmp_path) -> None:
-    """``--algos de-gap=MODEL`` puts a model beside the default one; PnP-GAP keeps its iteration count."""
+def test_models_and_settings_as_columns_and_pnp_gap(tmp_path) -> None:
+    """``--algos de-gap:model=M`` puts a model beside the default one, ``pnp-gap:sigmas=[..]`` a schedule;
+    PnP-GAP keeps its own iteration count."""
+    assert generalization.entries("gap-tv,pnp-gap:sigmas=[50, 25]:iterations=4,de-gap") == [
+        "gap-tv", "pnp-gap:sigmas=[50, 25]:iterations=4", "de-gap"]
+    assert generalization.split_entry("pnp-gap:sigmas=[50, 25]:iterations=4") == (
+        "pnp-gap", {"sigmas": [50, 25], "iterations": 4})
+    with pytest.raises(SystemExit, match="ALGO:KEY=VALUE"):
+        generalization.split_entry("de-gap:degap-default")
     out = tmp_path / "g.json"
     args = _args("--scenes", "bmx-trees", "--sizes", "64", "--frames", "8", "--kinds", "iid", "--noise", "none",
-                 "--algos", "gap-tv,de-gap,de-gap=dernn-default,pnp-gap", "--max-iter", "3",
+                 "--algos", "gap-tv,de-gap,de-gap:model=dernn-default", "--max-iter", "3",
                  "--gap-tv-iterations", "3", "--json", str(out))
     with pytest.raises(Exception, match="DE-GAP"):  # a recurrent model is not a DE-GAP denoiser: named
         generalization.run(args)
-    args.algos = ["gap-tv", "de-gap", "de-gap=degap-default", "pnp-gap"]
+    args.algos = generalization.entries("gap-tv,de-gap,de-gap:model=degap-default,pnp-gap,pnp-gap:sigmas=[25]:iterations=7")
     assert generalization.run(args) == 0
     (row,) = json.loads(out.read_text())["rows"]
     cells = row["results"]
-    assert set(cells) == {"gap-tv", "de-gap", "de-gap=degap-default", "pnp-gap"}
-    assert cells["de-gap=degap-default"]["psnr"] == pytest.approx(cells["de-gap"]["psnr"])  # the default model
+    assert list(cells) == args.algos
+    assert cells["de-gap:model=degap-default"]["psnr"] == pytest.approx(cells["de-gap"]["psnr"])  # the default model
     assert cells["pnp-gap"]["reached_tol"] is None and cells["pnp-gap"]["iterations"] == 40  # its schedule
+    assert cells["pnp-gap:sigmas=[25]:iterations=7"]["iterations"] == 7
     assert cells["de-gap"]["iterations"] == 3

@@ -24,11 +24,15 @@ from sci_viewer.models import DENOISER, denoise, denoiser_model_names
 from sci_viewer.physics import Cacti
 
 
+#: the default denoiser: a noise-level-conditioned Gaussian video denoiser (resources/models/unet-sigma.md)
+PNP_MODEL = "unet-sigma"
+
+
 @dataclass
 class PnpGapSettings:
     """``sigmas`` on the 0-255 scale; ``iterations`` in all (default: the schedule's length)."""
 
-    model: str = field(default="degap-default", metadata={"help": "trained denoiser: model name or .pt file",
+    model: str = field(default=PNP_MODEL, metadata={"help": "trained denoiser: model name or .pt file",
                                                          "suggestions": denoiser_model_names})
     sigmas: list[float] = field(default_factory=lambda: [50.0, 25.0, 12.0, 6.0],
                                 metadata={"help": "decreasing noise levels (0-255 scale)"})

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import yaml
 
 from sci_viewer.algorithms import get_algorithm
 from sci_viewer.benchmarks._held_out import HELD_OUT_SCENES, NOISE_LEVELS, SimConfig, make_capture
@@ -57,8 +58,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kinds", type=_csv(), default=list(MASK_KINDS), help="mask kinds")
     p.add_argument("--noise", type=_csv(), default=list(NOISE_LEVELS), help="noise levels (none, moderate, strong)")
     p.add_argument("--sizes", type=_csv(int), default=list(SIZES), help="crop sizes (square)")
-    p.add_argument("--algos", type=_csv(), default=list(ALGOS),
-                   help="algorithms, each ALGO or ALGO=MODEL (e.g. gap-tv,de-gap,de-gap=degap-noise,pnp-gap)")
+    p.add_argument("--algos", type=entries, default=list(ALGOS),
+                   help="algorithms, each ALGO or ALGO:KEY=VALUE[:KEY=VALUE] with its settings, a column each "
+                        "(e.g. gap-tv,de-gap,de-gap:model=degap-default,pnp-gap:sigmas=[25]:iterations=40)")
     p.add_argument("--measurements", type=int, default=1, help="measurements (B-frame blocks) per capture")
     p.add_argument("--max-iter", type=int, help="DE-GAP / DE-RNN iteration cap (default: the algorithm's)")
     p.add_argument("--gap-tv-iterations", type=int, help="GAP-TV iterations (default: the algorithm's)")
@@ -75,15 +77,33 @@ def grid(args: argparse.Namespace) -> list[SimConfig]:
             itertools.product(args.sizes, args.frames, args.kinds, args.noise, args.scenes)]
 
 
-def split_entry(entry: str) -> tuple[str, str | None]:
-    """An ``--algos`` entry ``ALGO`` or ``ALGO=MODEL`` (e.g. ``de-gap=degap-noise``): the algorithm and model."""
-    algo, _, model = entry.partition("=")
-    return algo, model or None
+def split_entry(entry: str) -> tuple[str, dict[str, Any]]:
+    """An ``--algos`` entry ``ALGO`` or ``ALGO:KEY=VALUE[:KEY=VALUE...]`` (values read as YAML, e.g.
+    ``de-gap:model=degap-noise`` or ``pnp-gap:sigmas=[25]:iterations=40``): the algorithm and its settings."""
+    algo, *items = entry.split(":")
+    settings: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--algos entry {entry!r}: expected ALGO:KEY=VALUE, got {item!r}")
+        settings[key] = yaml.safe_load(raw)
+    return algo, settings
+
+
+def entries(text: str) -> list[str]:
+    """``--algos``: entries separated by commas outside brackets (``pnp-gap:sigmas=[50,25],gap-tv``)."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += {"[": 1, "]": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            out.append(text[start:i])
+            start = i + 1
+    out.append(text[start:])
+    return [e.strip() for e in out if e.strip()]
 
 
 def algo_settings(entry: str, args: argparse.Namespace) -> dict[str, Any]:
-    algo, model = split_entry(entry)
-    settings: dict[str, Any] = {} if model is None else {"model": model}
+    algo, settings = split_entry(entry)
     if algo == "gap-tv":
         return settings if args.gap_tv_iterations is None else {**settings, "iterations": args.gap_tv_iterations}
     if get_algorithm(algo).iteration_field != "max_iter":  # a fixed iteration count (PnP-GAP): its own
