@@ -126,3 +126,22 @@ def test_gap_tv_start_is_gap_tv_estimate(small_demo):
     assert torch.equal(warm.x[0], gap_tv_start(op, y, 5, "PnP-GAP"))
     with pytest.raises(JobError, match="PnP-GAP gap_tv_start"):
         _solver(small_demo, gap_tv_start=-1)
+
+
+class _Amplifier(nn.Module):
+    """A denoiser gone wrong: it triples its input (what a net far outside its training range may do)."""
+
+    def forward(self, x: torch.Tensor, sigma: float | torch.Tensor | None = None) -> torch.Tensor:
+        return 3.0 * x
+
+
+@pytest.mark.parametrize("clip", [True, False])
+def test_clip_keeps_iterates_in_the_frames_range(small_demo, clip):
+    op = Cacti(torch.from_numpy(small_demo.mask_float()))
+    y = torch.from_numpy(small_demo.measurements([0])[0])
+    solver = PnpGapSolver(op, y, PnpGapSettings(iterations=5, clip=clip), net=_Amplifier())
+    with torch.inference_mode():
+        for _ in range(5):
+            x, _ = solver.step()
+    assert (float(x.max()) <= 1.0 and float(x.min()) >= 0.0) == clip
+    assert PnpGapSettings().clip  # on by default
