@@ -82,6 +82,7 @@ def gap_tv_start(op: Cacti, y: torch.Tensor, iterations: int, label: str) -> tor
         x, _ = gap.step()
     return x
 
+
 SPEC = register_algorithm(
     AlgorithmSpec(
         name="gap-tv",
