@@ -99,7 +99,13 @@ def entries(text: str) -> list[str]:
             out.append(text[start:i])
             start = i + 1
     out.append(text[start:])
-    return [e.strip() for e in out if e.strip()]
+    found = [e.strip() for e in out if e.strip()]
+    for entry in found:  # a malformed entry is refused with the options, before any capture is made
+        try:
+            split_entry(entry)
+        except SystemExit as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return found
 
 
 def algo_settings(entry: str, args: argparse.Namespace) -> dict[str, Any]:

@@ -114,6 +114,11 @@ def run(args: argparse.Namespace) -> int:
     bad = [s for s in stages if s not in STAGES]
     if bad:
         raise SystemExit(f"unknown stage(s) {', '.join(bad)}; choose from {', '.join(STAGES)}")
+    from sci_viewer.training.config import load_config
+
+    for config in (args.config, args.baseline_config):  # refused here, by name, not in a worker's traceback
+        if config:
+            load_config(config)
     print(f"{args.config}: {platform.node()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
           f"{time.strftime('%Y-%m-%d %H:%M')}")
     if not args.baseline:
