@@ -103,3 +103,12 @@ def training_config(name: str) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def training_config_path(name_or_path: str) -> str:
+    """What ``--config`` names: the file itself when it exists, else a bundled config of that name
+    (:func:`training_config`), else the text as given (for the loader's 'does not exist' message)."""
+    if Path(name_or_path).is_file():
+        return name_or_path
+    bundled = training_config(name_or_path)
+    return str(bundled) if bundled else name_or_path

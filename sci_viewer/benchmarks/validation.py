@@ -45,11 +45,10 @@ def validate_model(cfg: Any, model: str, device: str, sigma_offset: float | None
 
 
 def run(args: argparse.Namespace) -> int:
-    from sci_viewer.locations import training_config
+    from sci_viewer.locations import training_config_path
     from sci_viewer.training.config import load_config
 
-    path = args.config if Path(args.config).is_file() else (training_config(args.config) or args.config)
-    cfg = load_config(path)
+    cfg = load_config(training_config_path(args.config))
     rows = []
     print(f"{args.config}: held-out scenes {', '.join(cfg.data.val_scenes)}, val kind {cfg.val.kind}, "
           f"{cfg.val.per_scene} crop(s) of {cfg.val.size} px x {cfg.val.frames} frames per scene")

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sci_viewer.locations import checkout_root, training_config
+from sci_viewer.locations import checkout_root, training_config_path
 
 if TYPE_CHECKING:
     from sci_viewer.training.config import TrainConfig
@@ -61,8 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from sci_viewer.training import distributed
     from sci_viewer.training.config import load_config
 
-    if not Path(args.config).is_file() and training_config(args.config):
-        args.config = str(training_config(args.config))  # a shipped config by name, e.g. dernn-default
+    args.config = training_config_path(args.config)  # a shipped config by name, e.g. dernn-default
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else CHECKPOINTS / (cfg.name or Path(args.config).stem)
     if args.export:

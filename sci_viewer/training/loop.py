@@ -273,7 +273,7 @@ class Trainer:
         f = self._amp(self._map(op, y))
         # each sample's solve stops at its own tol: the map of the rows still iterating
         restrict = lambda rows: frozen(self.net, self._amp(self._map(BatchCacti(op.mask[rows]), y[rows])))  # noqa: E731
-        start = gap_tv_start(op, y, dc.gap_tv_start, "deq") if dc.gap_tv_start else op.initial(y)  # type: ignore[arg-type]
+        start = gap_tv_start(op, y, dc.gap_tv_start, "deq")  # type: ignore[arg-type]  # 0: op.initial(y)
         eq = equilibrium(f, start, dc, solve_map=frozen(self.net, f), restrict=restrict)
         z = eq.z
         loss = mse(z, gt)
