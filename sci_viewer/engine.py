@@ -122,6 +122,8 @@ class MeasurementResult:
     final_data_residual: float | None = None  # ||y - A x|| / ||y|| of the kept estimate
     # what a fixed-point solve's stall safeguard did: [{"k": 37, "action": "restart", "residual": ...}]
     safeguards: list[dict[str, Any]] = field(default_factory=list)
+    # what the solver took from the measurement (e.g. DE-GAP: its noise, the relaxed data step)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -160,7 +162,7 @@ class JobFinished:
                  "iterations": r.iterations,
                  "final_residual": r.final_residual if math.isfinite(r.final_residual) else None,  # JSON: null
                  "final_data_residual": r.final_data_residual,
-                 "converged": r.converged, "message": r.message, "safeguards": r.safeguards}
+                 "converged": r.converged, "message": r.message, "safeguards": r.safeguards, "notes": r.notes}
                 for r in self.results
             ],
             "mean_psnr": mean([r.psnr for r in self.results]),
@@ -249,6 +251,9 @@ def _run_measurement(job: Job, spec, device: torch.device, started: _Started, ca
     good_residual = math.nan  # the residual of last_good
     p = s = None
     safeguards: list[dict[str, Any]] = []  # the solver's stall safeguard actions (sci_viewer.solvers.safeguard)
+    notes = list(getattr(solver, "notes", ()))
+    for note in notes:
+        yield NoticeEvent(job.job_id, f"{spec.label}, measurement {index}: {note}.")
     for k in range(1, solver.max_iter + 1):
         if cancel is not None and cancel.is_set():
             k -= 1
@@ -301,7 +306,7 @@ def _run_measurement(job: Job, spec, device: torch.device, started: _Started, ca
         kept = {k_: v.cpu().numpy() for k_, v in solver.state().items()} \
             if hasattr(solver, "state") and message is None and k > 0 else None
     yield MeasurementResult(index, estimate, p, s, seconds, k_offset + k, residual, converged, message, kept,
-                            final_dr if math.isfinite(final_dr) else None, safeguards)
+                            final_dr if math.isfinite(final_dr) else None, safeguards, notes)
 
 
 def _run_group(job: Job, spec, settings, device: torch.device, mask: np.ndarray, group: list[tuple[int, int]],

@@ -46,10 +46,21 @@ def estimate_measurement_sigma(y: np.ndarray, mask: np.ndarray) -> float:
     return float(np.sqrt(np.percentile(inner, PERCENTILE)))
 
 
-def frame_sigma(sigma_y: float, mask: np.ndarray) -> float:
+def frame_sigma(sigma_y: float, mask: np.ndarray, rho: float = 0.0) -> float:
     """The RMS noise (y's units per frame) that GAP's correction carries from measurement noise
-    ``sigma_y`` into the frames, for ``mask`` (B, H, W)."""
+    ``sigma_y`` into the frames, for ``mask`` (B, H, W); with the relaxed step of ``rho``
+    (:func:`relaxation`) the correction is ``A^T(n / (Phi_sum + rho))``."""
     mask = np.asarray(mask, np.float64)
     phi = (mask * mask).sum(0)
-    phi = np.where(phi > 0, phi, 1.0)
+    phi = np.where(phi > 0, phi, 1.0) + rho
     return float(sigma_y * np.sqrt(np.mean(mask * mask / (phi * phi)[None])))
+
+
+def relaxation(sigma_y: float, estimate_error: float) -> float:
+    """``rho = (sigma_y / estimate_error)^2``, the weight that relaxes GAP's data step for measurement
+    noise ``sigma_y`` (y's units) against an estimate of RMS error ``estimate_error`` (frame units):
+    :meth:`sci_viewer.physics.Cacti.project` then solves ``min ||y - A x||^2 / sigma_y^2 +
+    ||x - v||^2 / estimate_error^2`` instead of ``A x = y`` exactly. 0 when either is 0 (exact GAP)."""
+    if estimate_error <= 0 or sigma_y <= 0:
+        return 0.0
+    return float((sigma_y / estimate_error) ** 2)

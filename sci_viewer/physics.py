@@ -69,10 +69,11 @@ class Cacti:
         """``x0 = A^T(y / Phi_sum)``: the least-norm solution of ``A x = y``."""
         return self.At(y / self.phi_sum)
 
-    def scaled_residual(self, r: torch.Tensor) -> torch.Tensor:
-        """``w r / Phi_sum`` for a measurement-space residual ``r``: what ``A^T`` turns into GAP's
-        correction (0 at saturated pixels; ``r / Phi_sum`` exactly without ``valid``)."""
-        r = r / self.phi_sum
+    def scaled_residual(self, r: torch.Tensor, rho: float | torch.Tensor = 0.0) -> torch.Tensor:
+        """``w r / (Phi_sum + rho)`` for a measurement-space residual ``r``: what ``A^T`` turns into GAP's
+        correction (0 at saturated pixels; ``r / Phi_sum`` exactly without ``valid`` and ``rho``).
+        ``rho`` > 0 relaxes the step for a noisy measurement (see :meth:`project`)."""
+        r = r / self.phi_sum if isinstance(rho, float) and rho == 0.0 else r / (self.phi_sum + rho)
         return r if self.valid is None else r * self.valid
 
     def counted(self, t: torch.Tensor) -> torch.Tensor:
@@ -80,7 +81,14 @@ class Cacti:
         e.g. for the data residual ``||w (y - A x)|| / ||w y||``; ``t`` itself without ``valid``."""
         return t if self.valid is None else t * self.valid
 
-    def project(self, v: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def project(self, v: torch.Tensor, y: torch.Tensor, rho: float | torch.Tensor = 0.0) -> torch.Tensor:
         """GAP projection of ``v`` onto ``{x : A x = y}`` (at the valid pixels):
-        ``v + A^T(w (y - A v) / Phi_sum)``."""
-        return v + self.At(self.scaled_residual(y - self.A(v)))
+        ``v + A^T(w (y - A v) / Phi_sum)``.
+
+        With ``rho`` > 0 (a float, or a tensor broadcasting against ``y``'s leading dimensions, e.g.
+        (N, 1, 1)) the relaxed data step ``v + A^T(w (y - A v) / (Phi_sum + rho))``: the minimiser of
+        ``||y - A x||^2 / sigma_y^2 + ||x - v||^2 / sigma_v^2`` for ``rho = (sigma_y / sigma_v)^2``
+        (exact, because ``A A^T = diag(Phi_sum)``), which weighs a noisy measurement against an
+        estimate ``v`` of error ``sigma_v`` instead of copying its noise into every frame
+        (:func:`sci_viewer.noise.relaxation`)."""
+        return v + self.At(self.scaled_residual(y - self.A(v), rho))

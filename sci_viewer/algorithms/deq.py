@@ -25,7 +25,7 @@ from sci_viewer.algorithms.deq_batch import join_equilibrium_solvers
 from sci_viewer.algorithms.gap_tv import GAP_TV_START_FIELD, gap_tv_start
 from sci_viewer.errors import JobError
 from sci_viewer.models import DENOISER, denoiser_model_names, equilibrium_map, model_kind
-from sci_viewer.noise import estimate_measurement_sigma, frame_sigma
+from sci_viewer.noise import estimate_measurement_sigma, frame_sigma, relaxation
 from sci_viewer.physics import Cacti
 from sci_viewer.solvers import AndersonIterator, AndersonSettings, FixedPointIterator, FixedPointSettings
 from sci_viewer.solvers.safeguard import SafeguardAction, SafeguardedIterator
@@ -96,6 +96,10 @@ class EquilibriumSettings:
                 "then damped Anderson, then damped plain iteration; each is noted in the log and the report"})
 
 
+#: DE-GAP's default ``estimate_error`` (0-255), chosen on held-out DAVIS captures (see DeGapSettings)
+ESTIMATE_ERROR = 0.0
+
+
 @dataclass
 class DeGapSettings(EquilibriumSettings):
     """:class:`EquilibriumSettings`, and ``sigma`` (0-255 scale), passed to a noise-conditioned
@@ -111,8 +115,13 @@ class DeGapSettings(EquilibriumSettings):
         "help": "noise level (0-255) for a noise-conditioned denoiser; empty: the model's default, or for a "
                 "noise-aware model its rule from the measurement noise"})
     noise: float | None = field(default=None, metadata={
-        "min": 0, "help": "measurement noise std (0-255 frame scale) for a noise-aware model; empty: estimated "
-                          "from the capture"})
+        "min": 0, "help": "measurement noise std (0-255 frame scale) for a noise-aware model and the relaxed data "
+                          "step; empty: estimated from the capture"})
+    estimate_error: float = field(default=ESTIMATE_ERROR, metadata={
+        "min": 0, "max": 255,
+        "help": "expected RMS error (0-255) of the denoised estimate: the data step weighs the measurement noise "
+                "sigma_y against it, x = v + A^T((y - A v) / (Phi_sum + (sigma_y / estimate_error)^2)), so that "
+                "a noisy capture's noise is not copied into every frame; 0: the exact GAP projection"})
 
 
 def check_model_kind(net: nn.Module, name: str, expected: str, label: str) -> None:
@@ -133,19 +142,26 @@ def noise_rule(net: nn.Module) -> float | None:
     return None if offset is None else float(offset)
 
 
-def map_sigma(net: nn.Module, op: Cacti, y: torch.Tensor, sigma: float | None, noise: float | None) -> float | None:
+def measurement_noise(op: Cacti, y: torch.Tensor, noise: float | None) -> float:
+    """The measurement noise std (y's units): ``noise`` (0-255) when given, else estimated from ``y``
+    (:func:`sci_viewer.noise.estimate_measurement_sigma`)."""
+    if noise is not None:
+        return noise / 255.0
+    return estimate_measurement_sigma(y.detach().cpu().numpy(), op.mask.detach().cpu().numpy())
+
+
+def map_sigma(net: nn.Module, op: Cacti, y: torch.Tensor, sigma: float | None, noise: float | None,
+              rho: float = 0.0) -> float | None:
     """The noise level (0-1 scale) DE-GAP's map gives the denoiser: ``sigma`` (0-255) when set; for a
     noise-aware model (:func:`noise_rule`) its offset plus the frame noise
-    (:func:`sci_viewer.noise.frame_sigma`) of the measurement noise ``noise`` (0-255), estimated from
-    ``y`` when None (:func:`sci_viewer.noise.estimate_measurement_sigma`); else None (the model's default)."""
+    (:func:`sci_viewer.noise.frame_sigma`, after the data step relaxed by ``rho``) of the measurement
+    noise ``noise`` (0-255, :func:`measurement_noise`); else None (the model's default)."""
     if sigma is not None:
         return sigma / 255.0
     offset = noise_rule(net)
     if offset is None:
         return None
-    mask = op.mask.detach().cpu().numpy()
-    sigma_y = estimate_measurement_sigma(y.detach().cpu().numpy(), mask) if noise is None else noise / 255.0
-    return offset / 255.0 + frame_sigma(sigma_y, mask)
+    return offset / 255.0 + frame_sigma(measurement_noise(op, y, noise), op.mask.detach().cpu().numpy(), rho)
 
 
 class DeGapSolver:
@@ -168,14 +184,35 @@ class DeGapSolver:
         self.net = net if net is not None else get_denoiser(settings.model, y.device)
         check_model_kind(self.net, settings.model, self.model_kind, self.label)
         self.max_iter = settings.max_iter
-        sigma = getattr(settings, "sigma", None)
-        self.sigma = map_sigma(self.net, op, y, sigma, getattr(settings, "noise", None))
+        sigma, noise = getattr(settings, "sigma", None), getattr(settings, "noise", None)
+        error = getattr(settings, "estimate_error", 0.0) / 255.0
+        #: the measurement noise std (y's units), where the model or the data step uses it
+        self.noise_y: float | None = None
+        if error > 0 or (sigma is None and noise_rule(self.net) is not None):
+            self.noise_y = measurement_noise(op, y, noise)
+        self.rho = relaxation(self.noise_y, error) if self.noise_y is not None else 0.0
+        self.sigma = map_sigma(self.net, op, y, sigma, None if self.noise_y is None else self.noise_y * 255.0,
+                               self.rho)
+        self.notes = self._notes(noise is None)
         # Unclipped, DE-GAP stalls on traffic48 #0 at a residual of 1.3e-4 with a few pixels wandering
         # to -0.5 and 1.6, outside anything the denoiser was trained on.
-        self.map = equilibrium_map(self.net, op, y, self.sigma, clip=settings.clip)
+        self.map = equilibrium_map(self.net, op, y, self.sigma, clip=settings.clip, rho=self.rho)
         self.start = (self._start(op, y, settings.gap_tv_start) if x0 is None else x0.to(y.dtype)).unsqueeze(0)
         self.iterator = self.make_iterator(self.map, self.start)
         self.residual = float("inf")
+
+    def _notes(self, estimated: bool) -> list[str]:
+        """What the solve took from the measurement noise, for the log and the report."""
+        if self.noise_y is None:
+            return []
+        phi = float(self.op.phi_sum.mean())
+        text = f"measurement noise {self.noise_y * 255:.2f}/255 ({'estimated from the capture' if estimated else 'given'})"
+        if self.rho > 0:
+            text += (f"; relaxed data step rho = {self.rho:.3g} (mean Phi_sum {phi:.3g}: the measurement weighs "
+                     f"{phi / (phi + self.rho):.0%} of an exact projection)")
+        if self.sigma is not None:
+            text += f"; denoiser told sigma {self.sigma * 255:.2f}/255"
+        return [text]
 
     def make_iterator(self, f: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor
                       ) -> AndersonIterator | FixedPointIterator | SafeguardedIterator:

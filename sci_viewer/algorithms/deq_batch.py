@@ -43,6 +43,10 @@ class EquilibriumBatch:
         self._valid = None if all(s.op.valid is None for s in solvers) else torch.stack(
             [torch.ones_like(s.y) if s.op.valid is None else s.op.valid for s in solvers])
         self._sigma = _stacked_sigma([s.sigma for s in solvers], self._ys)
+        # the relaxed data step's weight per measurement (its own noise), (N, 1, 1), or one float
+        rhos = [s.rho for s in solvers]
+        self._rho: float | torch.Tensor = rhos[0] if all(r == rhos[0] for r in rhos) else \
+            torch.tensor(rhos, dtype=self._ys.dtype, device=self._ys.device).view(-1, 1, 1)
         self._rows = list(range(len(solvers)))  # batch rows still iterating
         self._iterator = first.make_iterator(self._map(), torch.cat([s.start for s in solvers]))
         self.k = 0
@@ -52,8 +56,9 @@ class EquilibriumBatch:
     def _map(self) -> Any:
         index = torch.tensor(self._rows, device=self._ys.device)
         sigma = self._sigma[index] if isinstance(self._sigma, torch.Tensor) else self._sigma
+        rho = self._rho[index] if isinstance(self._rho, torch.Tensor) else self._rho
         op = self._op if self._valid is None else Cacti(self._op.mask, self._valid[index])
-        return equilibrium_map(self._net, op, self._ys[index], sigma, clip=self._clip)
+        return equilibrium_map(self._net, op, self._ys[index], sigma, clip=self._clip, rho=rho)
 
     def advance(self, row: int, k: int) -> tuple[torch.Tensor, float, float]:
         """Row ``row``'s ``(f(x_k), r(x_k))`` and its share of the step's seconds (steps the batch at need)."""
@@ -97,8 +102,9 @@ def _stacked_sigma(sigmas: list[float | None], ys: torch.Tensor) -> float | torc
 class BatchMember:
     """One measurement's view of an :class:`EquilibriumBatch`, a solver like the one it replaces."""
 
-    def __init__(self, batch: EquilibriumBatch, row: int) -> None:
+    def __init__(self, batch: EquilibriumBatch, row: int, notes: Sequence[str] = ()) -> None:
         self._batch, self._row = batch, row
+        self.notes = list(notes)  # the measurement's own solver's (its noise, its data step)
         self.max_iter = batch.max_iter
         self.residual = float("inf")
         self.step_seconds = 0.0  # this measurement's share of the last batched step
@@ -122,4 +128,4 @@ class BatchMember:
 def join_equilibrium_solvers(solvers: list[Any]) -> list[Any]:
     """Join built :class:`~.deq.DeGapSolver` objects (DE-GAP or DE-RNN) into one batched solve."""
     batch = EquilibriumBatch(solvers)
-    return [BatchMember(batch, row) for row in range(len(solvers))]
+    return [BatchMember(batch, row, getattr(solver, "notes", ())) for row, solver in enumerate(solvers)]

@@ -74,18 +74,19 @@ def denoise(net: nn.Module, v: torch.Tensor, sigma: float | torch.Tensor | None,
 
 
 def equilibrium_map(net: nn.Module, op: Any, y: torch.Tensor, sigma: float | torch.Tensor | None = None,
-                    clip: bool = False) -> Callable[[torch.Tensor], torch.Tensor]:
+                    clip: bool = False, rho: float | torch.Tensor = 0.0) -> Callable[[torch.Tensor], torch.Tensor]:
     """The fixed-point map ``f`` of a trained model for the measurement ``y`` and operator ``op``.
 
     A denoiser ``D`` gives DE-GAP's ``f(x) = D(x + A^T((y - A x) / Phi_sum))``; a recurrent model
     gives DE-RNN's ``f(x) = RNN(x, y, Phi)``. ``op`` is a :class:`sci_viewer.physics.Cacti` or a
     training batch operator. ``clip`` keeps every output in [0, 1], the frames' range: the box is
-    convex, so clipping is a projection and cannot make the map expand.
+    convex, so clipping is a projection and cannot make the map expand. ``rho`` relaxes DE-GAP's data
+    step for a noisy measurement (:meth:`sci_viewer.physics.Cacti.project`; a recurrent model ignores it).
     """
     if model_kind(net) == RECURRENT:
         f = lambda x: net.iterate(x, op, y)  # type: ignore[operator]  # noqa: E731
     else:
-        f = lambda x: denoise(net, op.project(x, y), sigma, op)  # noqa: E731
+        f = lambda x: denoise(net, op.project(x, y, rho), sigma, op)  # noqa: E731
     return (lambda x: f(x).clamp(0.0, 1.0)) if clip else f
 
 

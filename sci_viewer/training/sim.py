@@ -105,12 +105,14 @@ class BatchCacti:
     def initial(self, y: torch.Tensor) -> torch.Tensor:
         return self.At(y / self.phi_sum)
 
-    def scaled_residual(self, r: torch.Tensor) -> torch.Tensor:
-        """``r / Phi_sum`` (no saturated pixels in training), so that GAP-TV runs on a batch as on one capture."""
-        return r / self.phi_sum
+    def scaled_residual(self, r: torch.Tensor, rho: float | torch.Tensor = 0.0) -> torch.Tensor:
+        """``r / (Phi_sum + rho)`` (no saturated pixels in training), so that GAP-TV runs on a batch as on
+        one capture; ``rho``: 0, or per sample (N, 1, 1) (see :meth:`sci_viewer.physics.Cacti.project`)."""
+        return r / self.phi_sum if isinstance(rho, float) and rho == 0.0 else r / (self.phi_sum + rho)
 
-    def project(self, v: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return v + self.At((y - self.A(v)) / self.phi_sum)
+    def project(self, v: torch.Tensor, y: torch.Tensor, rho: float | torch.Tensor = 0.0) -> torch.Tensor:
+        """GAP projection, relaxed by ``rho`` as :meth:`sci_viewer.physics.Cacti.project`."""
+        return v + self.At(self.scaled_residual(y - self.A(v), rho))
 
     def project_error(self, e: torch.Tensor) -> torch.Tensor:
         """The part of an error ``e`` that GAP projection cannot see: ``e - A^T(A e / Phi_sum)``."""
