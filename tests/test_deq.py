@@ -86,14 +86,17 @@ def test_converges_to_tol_with_one_event_per_iteration(smoother_file, small_demo
     assert res.estimate.shape == (8, 64, 64) and res.estimate.dtype == np.float32
 
 
-def test_fixed_point_really_is_one(smoother_file, small_demo):
-    fin = execute(Job(small_demo, "de-gap", {"model": smoother_file, "tol": 1e-6}, device="cpu",
-                      measurements=[0]))
+@pytest.mark.parametrize("estimate_error", [0.0, 10.0])  # the exact GAP projection, and the relaxed data step
+def test_fixed_point_really_is_one(smoother_file, small_demo, estimate_error):
+    settings = {"model": smoother_file, "tol": 1e-6, "estimate_error": estimate_error}
+    fin = execute(Job(small_demo, "de-gap", settings, device="cpu", measurements=[0]))
     x = torch.from_numpy(fin.results[0].estimate)[None]
     op = Cacti(torch.from_numpy(small_demo.mask_float()))
     y = torch.from_numpy(small_demo.measurements([0])[0])
+    rho = DeGapSolver(op, y, DeGapSettings(**settings)).rho
+    assert (rho > 0) == (estimate_error > 0)
     with torch.no_grad():
-        fx = Smoother(0.9)(op.project(x, y))
+        fx = Smoother(0.9)(op.project(x, y, rho))
     assert float((fx - x).norm() / fx.norm()) < 1e-5
 
 
@@ -253,7 +256,8 @@ def test_clip_keeps_the_estimate_in_the_frames_range(tmp_path, monkeypatch, algo
     path = str(models.save_model(cls(), tmp_path / "m.pt", name, {}))
     ranges = {}
     for clip in (True, False):
-        fin = execute(Job(_capture(), algo, {"model": path, "max_iter": 3, "clip": clip}, device="cpu"))
+        exact = {"estimate_error": 0.0} if algo == "de-gap" else {}  # exact projection: the stretch leaves [0, 1]
+        fin = execute(Job(_capture(), algo, {"model": path, "max_iter": 3, "clip": clip, **exact}, device="cpu"))
         est = fin.results[0].estimate
         ranges[clip] = (float(est.min()), float(est.max()))
     assert ranges[True][0] >= 0.0 and ranges[True][1] <= 1.0

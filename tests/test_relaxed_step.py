@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from sci_viewer.algorithms.deq import DeGapSettings, DeGapSolver
+from sci_viewer.algorithms.deq import ESTIMATE_ERROR, DeGapSettings, DeGapSolver
 from sci_viewer.capture import Capture
 from sci_viewer.demo import demo_capture
 from sci_viewer.engine import Job, NoticeEvent, execute
@@ -76,6 +76,7 @@ def test_degap_relaxed_step_on_a_noisy_capture() -> None:
     capture = _noisy_demo([NoiseModel(photons=100.0, read=0.03)])
     y = torch.from_numpy(capture.measurements()[0]).float()
     op = Cacti(torch.from_numpy(capture.mask_float()))
+    assert DeGapSettings().estimate_error == ESTIMATE_ERROR > 0  # DE-GAP's default is the relaxed step
     exact = DeGapSolver(op, y, DeGapSettings(estimate_error=0.0))
     assert exact.rho == 0.0 and exact.noise_y is None and exact.notes == []  # nothing estimated for a plain model
     relaxed = DeGapSolver(op, y, DeGapSettings(estimate_error=10.0))

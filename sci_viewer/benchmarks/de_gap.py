@@ -40,12 +40,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tol", type=float, help="DE-GAP tolerance (default: the algorithm's)")
     p.add_argument("--max-iter", type=int, help="DE-GAP iteration cap (default: the algorithm's)")
     p.add_argument("--gap-tv-start", type=int, help="DE-GAP's GAP-TV start iterations (default: the algorithm's)")
+    p.add_argument("--estimate-error", type=float,
+                   help="DE-GAP's estimate_error (0-255; 0: the exact GAP projection; default: the algorithm's)")
     p.add_argument("--k", type=int, default=300, help="iterations of the stability runs")
     p.add_argument("--no-stability", action="store_true", help="skip the K-iteration stability runs")
     p.add_argument("--json", help="save all figures here")
 
 
-SOLVER_FLAGS = ("model", "tol", "max_iter", "gap_tv_start")
+SOLVER_FLAGS = ("model", "tol", "max_iter", "gap_tv_start", "estimate_error")
 
 
 def given_settings(args: argparse.Namespace, names: tuple[str, ...] = SOLVER_FLAGS) -> dict[str, Any]:
