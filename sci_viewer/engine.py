@@ -130,6 +130,7 @@ class MeasurementResult:
 class NoticeEvent:
     job_id: int
     message: str
+    warning: bool = True  # False: information (e.g. the noise a solver estimated), not a problem
 
 
 @dataclass
@@ -253,7 +254,7 @@ def _run_measurement(job: Job, spec, device: torch.device, started: _Started, ca
     safeguards: list[dict[str, Any]] = []  # the solver's stall safeguard actions (sci_viewer.solvers.safeguard)
     notes = list(getattr(solver, "notes", ()))
     for note in notes:
-        yield NoticeEvent(job.job_id, f"{spec.label}, measurement {index}: {note}.")
+        yield NoticeEvent(job.job_id, f"{spec.label}, measurement {index}: {note}.", warning=False)
     for k in range(1, solver.max_iter + 1):
         if cancel is not None and cancel.is_set():
             k -= 1

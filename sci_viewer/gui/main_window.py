@@ -122,6 +122,7 @@ class MainWindow(QMainWindow):
         self.run_panel.sigContinue.connect(self.continue_run)
         self.run_panel.sigAlgorithmChanged.connect(self._algorithm_changed)
         self.runs.sigNotice.connect(self._notice)
+        self.runs.sigInfo.connect(self._info)
         self.runs.sigError.connect(lambda msg, det, refusal=False: self.show_error("Reconstruction failed", msg, det,
                                                                                    refusal))
         self.plot.png_button.clicked.connect(lambda: self.exports.export_plot("png"))
@@ -157,6 +158,10 @@ class MainWindow(QMainWindow):
 
     def _notice(self, message: str) -> None:
         self.log.warning(message)
+        self.statusBar().showMessage(message, 8000)
+
+    def _info(self, message: str) -> None:
+        self.log.info(message)
         self.statusBar().showMessage(message, 8000)
 
     # -- opening files (see CaptureLoader) ---------------------------------------------------

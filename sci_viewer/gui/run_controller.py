@@ -33,13 +33,15 @@ def iteration_budget(settings: dict[str, Any]) -> int:
 
 class RunController(QObject):
     """Owns the job worker. Signals: sigStarted(record), sigIteration(record, event),
-    sigMeasurement(record, result), sigNotice(message), sigFinished(record),
+    sigMeasurement(record, result), sigNotice(message) for a problem, sigInfo(message) for information
+    (e.g. the noise DE-GAP estimated), sigFinished(record),
     sigError(message, details, refusal), sigIdle() once the worker thread has ended."""
 
     sigStarted = Signal(object)
     sigIteration = Signal(object, object)
     sigMeasurement = Signal(object, object)
     sigNotice = Signal(str)
+    sigInfo = Signal(str)
     sigFinished = Signal(object)
     sigError = Signal(str, str, bool)
     sigIdle = Signal()
@@ -150,7 +152,7 @@ class RunController(QObject):
 
     def _on_notice(self, event: NoticeEvent) -> None:
         if self._mine(event.job_id):
-            self.sigNotice.emit(event.message)
+            (self.sigNotice if event.warning else self.sigInfo).emit(event.message)
 
     def _on_finished(self, final: JobFinished) -> None:
         if not self._mine(final.job_id):
