@@ -12,12 +12,12 @@ import yaml
 from sci_viewer.algorithms.deq import map_sigma, noise_rule
 from sci_viewer.cli import main
 from sci_viewer.models import build_denoiser
-from sci_viewer.noise import estimate_measurement_sigma, frame_sigma
+from sci_viewer.noise import estimate_measurement_sigma, frame_sigma, relaxation
 from sci_viewer.physics import Cacti
 from sci_viewer.simulation import MASK_KINDS, NoiseModel, make_mask, simulate
 from sci_viewer.training.config import config_from_dict
 from sci_viewer.training.data import default_root
-from sci_viewer.training.sim import kind_masks, map_sigmas, noisy_measurements, validation_capture
+from sci_viewer.training.sim import kind_masks, map_noise, map_sigmas, noisy_measurements, validation_capture
 
 
 def smooth_video(rng: np.random.Generator, b: int = 8, h: int = 96, w: int = 96) -> np.ndarray:
@@ -118,6 +118,15 @@ def test_training_draws_mask_kinds_and_noise():
     sig = map_sigmas(noisy, masks[:6, :, :, :], 1 / 255)
     assert sig.shape == (6,)
     assert all(float(sig[i]) > 1.5 / 255 if changed[i] else float(sig[i]) == pytest.approx(1 / 255) for i in range(6))
+    # the relaxed data step in training: each sample's weight from its own estimated noise, as at inference
+    assert map_noise(noisy, masks[:6], None, 0.0) == (None, 0.0)
+    sigma, rho = map_noise(noisy, masks[:6], 1 / 255, 10 / 255)
+    assert rho.shape == (6, 1, 1) and sigma.shape == (6,)
+    for i in range(6):
+        est = estimate_measurement_sigma(noisy[i].numpy(), masks[i].numpy())
+        assert float(rho[i]) == pytest.approx(relaxation(est, 10 / 255), rel=1e-5)
+        assert float(sigma[i]) == pytest.approx(1 / 255 + frame_sigma(est, masks[i].numpy(), float(rho[i])), rel=1e-5)
+    assert all(float(rho[i]) > 0.1 for i in range(6) if changed[i])
 
 
 def test_validation_captures_are_fixed():
@@ -149,7 +158,7 @@ def test_broad_noise_aware_training_runs(tmp_path, shared_data):
         "model": {"arch": "unet", "kwargs": {"ch": 4, "noise_input": True}},
         "data": {"train_scenes": ["libby"], "val_scenes": ["car-shadow"], "frames": [4, 14], "scales": [1],
                  "mask_kinds": list(MASK_KINDS), "noise_p": 1.0},
-        "deq": {"steps": 2, "batch": 2, "crop": 32, "max_iter": 3, "sigma_offset": 2.0},
+        "deq": {"steps": 2, "batch": 2, "crop": 32, "max_iter": 3, "sigma_offset": 2.0, "estimate_error": 10.0},
         "val": {"every_steps": 0, "size": 32, "max_iter": 3, "masks": ["grey", "noisy"]},
     }
     path = tmp_path / "broad.yaml"
@@ -161,4 +170,5 @@ def test_broad_noise_aware_training_runs(tmp_path, shared_data):
     assert {"val_psnr_grey", "val_psnr_noisy"} <= set(val)
     from sci_viewer.models import load_model
 
-    assert noise_rule(load_model(str(out / "deq_final.pt"))) == 2.0
+    trained = load_model(str(out / "deq_final.pt"))
+    assert noise_rule(trained) == 2.0 and trained.model_meta["config"]["deq"]["estimate_error"] == 10.0

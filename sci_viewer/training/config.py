@@ -92,6 +92,9 @@ class DeqConfig:
     # the forward solve starts from GAP-TV's estimate after this many iterations, as DE-GAP does at
     # inference (0: from x0 = A^T(y / Phi_sum)); the fixed point is the same, reached in fewer iterations
     gap_tv_start: int = 0
+    # DE-GAP's relaxed data step (0-255, as the algorithm's estimate_error; 0: the exact projection), with
+    # the measurement noise estimated from y, in training and validation
+    estimate_error: float = field(default=0.0, metadata={"min": 0, "max": 255})
 
     def __post_init__(self) -> None:
         if self.backward not in BACKWARDS:

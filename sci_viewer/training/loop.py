@@ -39,7 +39,7 @@ from sci_viewer.training.distributed import SINGLE, Ranks, rank_seed
 from sci_viewer.training.data import VideoSampler, default_root, split_scenes, validation_set
 from sci_viewer.training.fixed_point import equilibrium, max_residual
 from sci_viewer.training.losses import fixed_point_residual, jacobian_penalty, mse, psnr
-from sci_viewer.training.sim import (BatchCacti, kind_masks, map_sigmas, noisy_measurements, random_masks,
+from sci_viewer.training.sim import (BatchCacti, kind_masks, map_noise, noisy_measurements, random_masks,
                                     validation_capture)
 
 STAGES = ("pretrain", "deq")
@@ -292,11 +292,13 @@ class Trainer:
                 "res": max_residual(eq.info), **stats}
 
     def _map(self, op: BatchCacti, y: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
-        """The model's fixed-point map (``deq.clip``: iterates kept in [0, 1], as at inference)."""
-        sigma = None
-        if self.cfg.deq.sigma_offset is not None and getattr(self.net, "noise_input", False):
-            sigma = map_sigmas(y, op.mask, self.cfg.deq.sigma_offset / 255.0)
-        return equilibrium_map(self.net, op, y, sigma, clip=self.cfg.deq.clip)
+        """The model's fixed-point map (``deq.clip``: iterates kept in [0, 1], and ``deq.estimate_error``:
+        the relaxed data step, as at inference)."""
+        dc = self.cfg.deq
+        noise_aware = dc.sigma_offset is not None and getattr(self.net, "noise_input", False)
+        sigma, rho = map_noise(y, op.mask, dc.sigma_offset / 255.0 if noise_aware else None,  # type: ignore[operator]
+                               dc.estimate_error / 255.0)
+        return equilibrium_map(self.net, op, y, sigma, clip=dc.clip, rho=rho)
 
     def _update(self, loss: torch.Tensor) -> None:
         assert self.opt is not None and self.sched is not None

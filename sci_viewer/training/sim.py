@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sci_viewer.noise import estimate_measurement_sigma, frame_sigma
+from sci_viewer.noise import estimate_measurement_sigma, frame_sigma, relaxation
 from sci_viewer.physics import frame_weights
 from sci_viewer.simulation import NoiseModel, make_mask
 
@@ -72,13 +72,30 @@ def noisy_measurements(rng: np.random.Generator, y: torch.Tensor, p_noisy: float
     return torch.from_numpy(out).to(y.device)
 
 
-def map_sigmas(y: torch.Tensor, mask: torch.Tensor, offset: float) -> torch.Tensor:
-    """Per sample, the noise level a noise-conditioned DE-GAP map is given: ``offset`` plus the frame
-    noise (:func:`sci_viewer.noise.frame_sigma`) of the measurement noise estimated from ``y`` alone
-    (:func:`sci_viewer.noise.estimate_measurement_sigma`), as at inference. All on the [0, 1] scale."""
+def map_noise(y: torch.Tensor, mask: torch.Tensor, offset: float | None, estimate_error: float
+              ) -> tuple[torch.Tensor | None, float | torch.Tensor]:
+    """Per sample, what DE-GAP's map takes from the measurement noise estimated from ``y`` alone
+    (:func:`sci_viewer.noise.estimate_measurement_sigma`), as at inference: the relaxed data step's
+    weight (:func:`sci_viewer.noise.relaxation` for ``estimate_error`` > 0, (N, 1, 1); else 0.0) and,
+    for a noise-conditioned net (``offset`` not None), its noise level: ``offset`` plus the frame noise
+    after that step (:func:`sci_viewer.noise.frame_sigma`), (N,). All on the [0, 1] scale."""
+    if offset is None and estimate_error <= 0:
+        return None, 0.0
     ys, ms = y.detach().cpu().numpy(), mask.detach().cpu().numpy()
-    vals = [offset + frame_sigma(estimate_measurement_sigma(ys[i], ms[i]), ms[i]) for i in range(ys.shape[0])]
-    return torch.tensor(vals, dtype=y.dtype, device=y.device)
+    noise = [estimate_measurement_sigma(ys[i], ms[i]) for i in range(ys.shape[0])]
+    rhos = [relaxation(s, estimate_error) for s in noise]
+    sigma = None if offset is None else torch.tensor(
+        [offset + frame_sigma(s, ms[i], r) for i, (s, r) in enumerate(zip(noise, rhos))], dtype=y.dtype, device=y.device)
+    rho = torch.tensor(rhos, dtype=y.dtype, device=y.device).view(-1, 1, 1) if estimate_error > 0 else 0.0
+    return sigma, rho
+
+
+def map_sigmas(y: torch.Tensor, mask: torch.Tensor, offset: float) -> torch.Tensor:
+    """Per sample, the noise level a noise-conditioned DE-GAP map with the exact projection is given:
+    ``offset`` plus the frame noise of the measurement noise estimated from ``y`` (:func:`map_noise`)."""
+    sigma, _ = map_noise(y, mask, offset, 0.0)
+    assert sigma is not None
+    return sigma
 
 
 class BatchCacti:
