@@ -112,3 +112,29 @@ def test_notes_reach_the_event_stream_and_the_report_and_batches_keep_each_noise
     assert [r.iterations for r in runs[2].results] == [r.iterations for r in runs[1].results]
     np.testing.assert_allclose(runs[2].reconstruction, runs[1].reconstruction, atol=1e-4)
     assert [r.psnr for r in runs[2].results] == pytest.approx([r.psnr for r in runs[1].results], abs=1e-3)
+
+
+def test_de_rnn_takes_the_relaxed_step_and_an_iterate_without_it_still_runs() -> None:
+    import torch.nn as nn
+
+    from sci_viewer.algorithms.dernn import DeRnnSettings, DeRnnSolver
+    from sci_viewer.models import RECURRENT, equilibrium_map
+
+    capture = _noisy_demo([NoiseModel(photons=100.0, read=0.03)])
+    y = torch.from_numpy(capture.measurements()[0]).float()
+    op = Cacti(torch.from_numpy(capture.mask_float()))
+    solver = DeRnnSolver(op, y, DeRnnSettings(estimate_error=10.0))
+    assert solver.rho == pytest.approx(relaxation(solver.noise_y, 10 / 255)) and solver.rho > 0
+    assert "relaxed data step" in solver.notes[0]
+    x = solver.start
+    expected = solver.net(x, op.project(x, y, solver.rho), op.mask.expand_as(x)).clamp(0, 1) if solver.s.clip else \
+        solver.net(x, op.project(x, y, solver.rho), op.mask.expand_as(x))
+    torch.testing.assert_close(solver.map(x), expected)
+
+    class OldIterate(nn.Module):  # a plugin's recurrent model written before the relaxed step
+        kind = RECURRENT
+
+        def iterate(self, x, op, y):  # noqa: ANN001, ANN202
+            return op.project(x, y)
+
+    torch.testing.assert_close(equilibrium_map(OldIterate(), op, y)(x), op.project(x, y))

@@ -71,6 +71,15 @@ def clear_model_cache() -> None:
         _CACHE.clear()
 
 
+NOISE_FIELD = {"min": 0, "help": "measurement noise std (0-255 frame scale) for a noise-aware model and the relaxed "
+                                  "data step; empty: estimated from the capture"}
+ESTIMATE_ERROR_FIELD = {
+    "min": 0, "max": 255,
+    "help": "expected RMS error (0-255) of the estimate: the data step weighs the measurement noise sigma_y against "
+            "it, x = v + A^T((y - A v) / (Phi_sum + (sigma_y / estimate_error)^2)), so that a noisy capture's noise "
+            "is not copied into every frame; 0: the exact GAP projection"}
+
+
 @dataclass
 class EquilibriumSettings:
     """A fixed-point solve (DE-GAP, DE-RNN). ``tol``: stop when ``||f(x)-x|| / ||f(x)|| <= tol``;
@@ -94,6 +103,9 @@ class EquilibriumSettings:
     safeguard: bool = field(default=True, metadata={
         "help": "on a stall (the residual stops falling), fall back: restart Anderson from the best iterate, "
                 "then damped Anderson, then damped plain iteration; each is noted in the log and the report"})
+    noise: float | None = field(default=None, metadata=NOISE_FIELD)
+    # 0 in the base (DE-RNN, see dernn.DeRnnSettings); DE-GAP's default is ESTIMATE_ERROR
+    estimate_error: float = field(default=0.0, metadata=ESTIMATE_ERROR_FIELD)
 
 
 #: DE-GAP's default ``estimate_error`` (0-255). Chosen on 18 captures simulated from the held-out DAVIS
@@ -120,14 +132,7 @@ class DeGapSettings(EquilibriumSettings):
     sigma: float | None = field(default=None, metadata={
         "help": "noise level (0-255) for a noise-conditioned denoiser; empty: the model's default, or for a "
                 "noise-aware model its rule from the measurement noise"})
-    noise: float | None = field(default=None, metadata={
-        "min": 0, "help": "measurement noise std (0-255 frame scale) for a noise-aware model and the relaxed data "
-                          "step; empty: estimated from the capture"})
-    estimate_error: float = field(default=ESTIMATE_ERROR, metadata={
-        "min": 0, "max": 255,
-        "help": "expected RMS error (0-255) of the denoised estimate: the data step weighs the measurement noise "
-                "sigma_y against it, x = v + A^T((y - A v) / (Phi_sum + (sigma_y / estimate_error)^2)), so that "
-                "a noisy capture's noise is not copied into every frame; 0: the exact GAP projection"})
+    estimate_error: float = field(default=ESTIMATE_ERROR, metadata=ESTIMATE_ERROR_FIELD)
 
 
 def check_model_kind(net: nn.Module, name: str, expected: str, label: str) -> None:

@@ -81,10 +81,12 @@ def equilibrium_map(net: nn.Module, op: Any, y: torch.Tensor, sigma: float | tor
     gives DE-RNN's ``f(x) = RNN(x, y, Phi)``. ``op`` is a :class:`sci_viewer.physics.Cacti` or a
     training batch operator. ``clip`` keeps every output in [0, 1], the frames' range: the box is
     convex, so clipping is a projection and cannot make the map expand. ``rho`` relaxes DE-GAP's data
-    step for a noisy measurement (:meth:`sci_viewer.physics.Cacti.project`; a recurrent model ignores it).
+    step for a noisy measurement (:meth:`sci_viewer.physics.Cacti.project`; a recurrent model's ``iterate``
+    is given it as ``rho`` when it is not 0).
     """
     if model_kind(net) == RECURRENT:
-        f = lambda x: net.iterate(x, op, y)  # type: ignore[operator]  # noqa: E731
+        relaxed = {} if isinstance(rho, float) and rho == 0.0 else {"rho": rho}  # a plugin's iterate may not take it
+        f = lambda x: net.iterate(x, op, y, **relaxed)  # type: ignore[operator]  # noqa: E731
     else:
         f = lambda x: denoise(net, op.project(x, y, rho), sigma, op)  # noqa: E731
     return (lambda x: f(x).clamp(0.0, 1.0)) if clip else f

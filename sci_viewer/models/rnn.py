@@ -72,9 +72,11 @@ class DERNN(nn.Module):
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
-    def iterate(self, x: torch.Tensor, op, y: torch.Tensor) -> torch.Tensor:  # noqa: ANN001 (Cacti or BatchCacti)
-        """One DE-RNN iteration from the estimate ``x`` given the measurement ``y``."""
-        projected = op.project(x, y)
+    def iterate(self, x: torch.Tensor, op, y: torch.Tensor,  # noqa: ANN001 (Cacti or BatchCacti)
+                rho: float | torch.Tensor = 0.0) -> torch.Tensor:
+        """One DE-RNN iteration from the estimate ``x`` given the measurement ``y`` (``rho``: the relaxed
+        data step of a noisy measurement, :meth:`sci_viewer.physics.Cacti.project`)."""
+        projected = op.project(x, y, rho)
         return self(x, projected, op.mask.expand_as(x))
 
     def forward(self, x: torch.Tensor, projected: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
