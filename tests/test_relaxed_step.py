@@ -138,3 +138,6 @@ def test_de_rnn_takes_the_relaxed_step_and_an_iterate_without_it_still_runs() ->
             return op.project(x, y)
 
     torch.testing.assert_close(equilibrium_map(OldIterate(), op, y)(x), op.project(x, y))
+    old = DeRnnSolver(op, y, DeRnnSettings(estimate_error=10.0), net=OldIterate())  # runs, exact, and says so
+    assert old.rho == 0.0 and "takes no relaxed data step" in old.notes[-1]
+    torch.testing.assert_close(old.map(x), op.project(x, y))

@@ -24,7 +24,7 @@ from sci_viewer.algorithms.base import AlgorithmSpec, register_algorithm
 from sci_viewer.algorithms.deq_batch import join_equilibrium_solvers
 from sci_viewer.algorithms.gap_tv import GAP_TV_START_FIELD, gap_tv_start
 from sci_viewer.errors import JobError
-from sci_viewer.models import DENOISER, denoiser_model_names, equilibrium_map, model_kind
+from sci_viewer.models import DENOISER, denoiser_model_names, equilibrium_map, model_kind, takes_relaxed_step
 from sci_viewer.noise import estimate_measurement_sigma, frame_sigma, relaxation
 from sci_viewer.physics import Cacti
 from sci_viewer.solvers import AndersonIterator, AndersonSettings, FixedPointIterator, FixedPointSettings
@@ -104,7 +104,7 @@ class EquilibriumSettings:
         "help": "on a stall (the residual stops falling), fall back: restart Anderson from the best iterate, "
                 "then damped Anderson, then damped plain iteration; each is noted in the log and the report"})
     noise: float | None = field(default=None, metadata=NOISE_FIELD)
-    # 0 in the base (DE-RNN, see dernn.DeRnnSettings); DE-GAP's default is ESTIMATE_ERROR
+    # 0 in the base; DE-GAP's and DE-RNN's default is ESTIMATE_ERROR
     estimate_error: float = field(default=0.0, metadata=ESTIMATE_ERROR_FIELD)
 
 
@@ -197,6 +197,11 @@ class DeGapSolver:
         self.max_iter = settings.max_iter
         sigma, noise = getattr(settings, "sigma", None), getattr(settings, "noise", None)
         error = getattr(settings, "estimate_error", 0.0) / 255.0
+        #: why the data step is exact although estimate_error asks for the relaxed one
+        self.exact_why = "" if error <= 0 or takes_relaxed_step(self.net) else \
+            "this model's iterate takes no relaxed data step (no 'rho' argument): the exact GAP projection"
+        if self.exact_why:
+            error = 0.0
         #: the measurement noise std (y's units), where the model or the data step uses it
         self.noise_y: float | None = None
         if error > 0 or (sigma is None and noise_rule(self.net) is not None):
@@ -204,7 +209,7 @@ class DeGapSolver:
         self.rho = relaxation(self.noise_y, error) if self.noise_y is not None else 0.0
         self.sigma = map_sigma(self.net, op, y, sigma, None if self.noise_y is None else self.noise_y * 255.0,
                                self.rho)
-        self.notes = self._notes(noise is None)
+        self.notes = self._notes(noise is None) + ([self.exact_why] if self.exact_why else [])
         # Unclipped, DE-GAP stalls on traffic48 #0 at a residual of 1.3e-4 with a few pixels wandering
         # to -0.5 and 1.6, outside anything the denoiser was trained on.
         self.map = equilibrium_map(self.net, op, y, self.sigma, clip=settings.clip, rho=self.rho)

@@ -32,6 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tol", type=float, help="DE-RNN tolerance (default: the algorithm's)")
     p.add_argument("--max-iter", type=int, help="DE-RNN iteration cap (default: the algorithm's)")
     p.add_argument("--gap-tv-start", type=int, help="DE-RNN's GAP-TV start iterations (default: the algorithm's)")
+    p.add_argument("--estimate-error", type=float,
+                   help="DE-RNN's estimate_error (0-255; 0: the exact GAP projection; default: the algorithm's)")
     p.add_argument("--clip", action="store_true", help="keep DE-RNN's iterates in [0, 1] (off by default)")
     p.add_argument("--k", type=int, default=300, help="iterations of the stability runs (0: skip)")
     p.add_argument("--json", help="save all figures here")

@@ -73,6 +73,19 @@ def denoise(net: nn.Module, v: torch.Tensor, sigma: float | torch.Tensor | None,
     return net(v, sigma)
 
 
+def takes_relaxed_step(net: nn.Module) -> bool:
+    """Whether the model's fixed-point map can take the relaxed data step: every denoiser (the map
+    projects), a recurrent model whose ``iterate`` takes ``rho`` (a plugin's older one may not)."""
+    if model_kind(net) != RECURRENT:
+        return True
+    import inspect
+
+    try:
+        return "rho" in inspect.signature(net.iterate).parameters  # type: ignore[operator]
+    except (TypeError, ValueError):
+        return False
+
+
 def equilibrium_map(net: nn.Module, op: Any, y: torch.Tensor, sigma: float | torch.Tensor | None = None,
                     clip: bool = False, rho: float | torch.Tensor = 0.0) -> Callable[[torch.Tensor], torch.Tensor]:
     """The fixed-point map ``f`` of a trained model for the measurement ``y`` and operator ``op``.
@@ -85,7 +98,7 @@ def equilibrium_map(net: nn.Module, op: Any, y: torch.Tensor, sigma: float | tor
     is given it as ``rho`` when it is not 0).
     """
     if model_kind(net) == RECURRENT:
-        relaxed = {} if isinstance(rho, float) and rho == 0.0 else {"rho": rho}  # a plugin's iterate may not take it
+        relaxed = {} if isinstance(rho, float) and rho == 0.0 else {"rho": rho}  # see takes_relaxed_step
         f = lambda x: net.iterate(x, op, y, **relaxed)  # type: ignore[operator]  # noqa: E731
     else:
         f = lambda x: denoise(net, op.project(x, y, rho), sigma, op)  # noqa: E731
@@ -154,4 +167,5 @@ __all__ = [
     "denoise", "denoiser_model_names", "denoiser_names", "equilibrium_map", "file_sha256", "find_model",
     "list_models", "load_model", "model_kind", "model_names", "model_record", "read_model_file",
     "recurrent_model_names", "register_denoiser", "save_model",
+    "takes_relaxed_step",
 ]
