@@ -294,3 +294,12 @@ def test_bench_de_gap_prints_each_target_with_its_device(shared_data, tmp_path, 
     assert set(summary["gain_over_gap_tv"]) == {"drop40"} and summary["degap_max_seconds"] > 0
     assert set(summary["pnp_gain_over_gap_tv"]) == {"drop40"}
     assert "PnP-GAP - GAP-TV on drop40" in text and "(target >= +1.5)" in text
+
+
+def test_bench_de_gap_names_a_bad_setting_before_any_algorithm_runs(shared_data, capsys):
+    from sci_viewer.cli import main
+
+    assert main(["bench", "de-gap", "--scenes", "drop40", "--estimate-error", "-3", "--no-stability"]) == 2
+    captured = capsys.readouterr()
+    assert "estimate_error must be 0 or more" in captured.err
+    assert "gap-tv" not in captured.out  # no row: nothing ran

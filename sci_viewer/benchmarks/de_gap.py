@@ -79,6 +79,8 @@ def _row(scene: str, algo: str, fin: JobFinished) -> dict[str, Any]:
 def quality_rows(scene: str, capture: Capture, indices: list[int], algos: dict[str, dict[str, Any]],
                  device: str) -> list[dict[str, Any]]:
     """One timed engine run per algorithm (settings in ``algos``) over ``indices``; prints a row each."""
+    for algo, settings in algos.items():  # a bad setting is named before any algorithm runs
+        get_algorithm(algo).settings(**settings)
     rows = []
     for algo, settings in algos.items():
         # Warm-up (model load, allocator, kernel selection) on a short run, not timed.
