@@ -73,7 +73,7 @@ class Cacti:
         """``w r / (Phi_sum + rho)`` for a measurement-space residual ``r``: what ``A^T`` turns into GAP's
         correction (0 at saturated pixels; ``r / Phi_sum`` exactly without ``valid`` and ``rho``).
         ``rho`` > 0 relaxes the step for a noisy measurement (see :meth:`project`)."""
-        r = r / self.phi_sum if isinstance(rho, float) and rho == 0.0 else r / (self.phi_sum + rho)
+        r = r / (self.phi_sum + rho)
         return r if self.valid is None else r * self.valid
 
     def counted(self, t: torch.Tensor) -> torch.Tensor:

@@ -71,6 +71,17 @@ def clear_model_cache() -> None:
         _CACHE.clear()
 
 
+#: The default ``estimate_error`` (0-255) of DE-GAP and DE-RNN. Chosen on 18 captures simulated from
+#: the held-out DAVIS scenes at B = 12 (a B the generalization table does not use), 256 px, i.i.d. and grey masks, no /
+#: moderate / strong noise (``sci-viewer bench generalization --frames 12 --sizes 256 --kinds iid,grey
+#: --algos "gap-tv,de-gap:estimate_error=0,...=5,...=10,...=20"``): mean over GAP-TV +0.13 dB for the
+#: exact projection (0), +1.74 (5), +1.67 (10), +1.08 (20); worst capture -0.94, -1.35, -0.44, -0.19.
+#: 10 keeps most of the gain on noisy captures (+3.5 to +4.7 dB on strong noise) at a small cost on
+#: noiseless textured ones, where the noise estimate reads scene structure as noise (-0.46 dB at worst).
+#: DE-RNN on the same captures (``--algos "gap-tv,de-rnn:estimate_error=0,...=10,...=20"``): +0.05, +1.27,
+#: +0.80 dB; worst -0.90, -1.39, -1.01.
+ESTIMATE_ERROR = 10.0
+
 NOISE_FIELD = {"min": 0, "help": "measurement noise std (0-255 frame scale) for a noise-aware model and the relaxed "
                                   "data step; empty: estimated from the capture"}
 ESTIMATE_ERROR_FIELD = {
@@ -104,18 +115,7 @@ class EquilibriumSettings:
         "help": "on a stall (the residual stops falling), fall back: restart Anderson from the best iterate, "
                 "then damped Anderson, then damped plain iteration; each is noted in the log and the report"})
     noise: float | None = field(default=None, metadata=NOISE_FIELD)
-    # 0 in the base; DE-GAP's and DE-RNN's default is ESTIMATE_ERROR
-    estimate_error: float = field(default=0.0, metadata=ESTIMATE_ERROR_FIELD)
-
-
-#: DE-GAP's default ``estimate_error`` (0-255). Chosen on 18 captures simulated from the held-out DAVIS
-#: scenes at B = 12 (a B the generalization table does not use), 256 px, i.i.d. and grey masks, no /
-#: moderate / strong noise (``sci-viewer bench generalization --frames 12 --sizes 256 --kinds iid,grey
-#: --algos "gap-tv,de-gap:estimate_error=0,...=5,...=10,...=20"``): mean over GAP-TV +0.13 dB for the
-#: exact projection (0), +1.74 (5), +1.67 (10), +1.08 (20); worst capture -0.94, -1.35, -0.44, -0.19.
-#: 10 keeps most of the gain on noisy captures (+3.5 to +4.7 dB on strong noise) at a small cost on
-#: noiseless textured ones, where the noise estimate reads scene structure as noise (-0.46 dB at worst).
-ESTIMATE_ERROR = 10.0
+    estimate_error: float = field(default=ESTIMATE_ERROR, metadata=ESTIMATE_ERROR_FIELD)
 
 
 @dataclass
@@ -132,7 +132,6 @@ class DeGapSettings(EquilibriumSettings):
     sigma: float | None = field(default=None, metadata={
         "help": "noise level (0-255) for a noise-conditioned denoiser; empty: the model's default, or for a "
                 "noise-aware model its rule from the measurement noise"})
-    estimate_error: float = field(default=ESTIMATE_ERROR, metadata=ESTIMATE_ERROR_FIELD)
 
 
 def check_model_kind(net: nn.Module, name: str, expected: str, label: str) -> None:
@@ -195,8 +194,7 @@ class DeGapSolver:
         self.net = net if net is not None else get_denoiser(settings.model, y.device)
         check_model_kind(self.net, settings.model, self.model_kind, self.label)
         self.max_iter = settings.max_iter
-        sigma, noise = getattr(settings, "sigma", None), getattr(settings, "noise", None)
-        error = getattr(settings, "estimate_error", 0.0) / 255.0
+        sigma, noise, error = getattr(settings, "sigma", None), settings.noise, settings.estimate_error / 255.0
         #: why the data step is exact although estimate_error asks for the relaxed one
         self.exact_why = "" if error <= 0 or takes_relaxed_step(self.net) else \
             "this model's iterate takes no relaxed data step (no 'rho' argument): the exact GAP projection"
@@ -222,7 +220,8 @@ class DeGapSolver:
         if self.noise_y is None:
             return []
         phi = float(self.op.phi_sum.mean())
-        text = f"measurement noise {self.noise_y * 255:.2f}/255 ({'estimated from the capture' if estimated else 'given'})"
+        source = "estimated from the capture" if estimated else "given"
+        text = f"measurement noise {self.noise_y * 255:.2f}/255 ({source})"
         if self.rho > 0:
             text += (f"; relaxed data step rho = {self.rho:.3g} (mean Phi_sum {phi:.3g}: the measurement weighs "
                      f"{phi / (phi + self.rho):.0%} of an exact projection)")

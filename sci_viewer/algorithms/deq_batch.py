@@ -42,11 +42,10 @@ class EquilibriumBatch:
         # per measurement, its saturated pixels (Cacti.valid), or None when no measurement has any
         self._valid = None if all(s.op.valid is None for s in solvers) else torch.stack(
             [torch.ones_like(s.y) if s.op.valid is None else s.op.valid for s in solvers])
-        self._sigma = _stacked_sigma([s.sigma for s in solvers], self._ys)
-        # the relaxed data step's weight per measurement (its own noise), (N, 1, 1), or one float
-        rhos = [s.rho for s in solvers]
-        self._rho: float | torch.Tensor = rhos[0] if all(r == rhos[0] for r in rhos) else \
-            torch.tensor(rhos, dtype=self._ys.dtype, device=self._ys.device).view(-1, 1, 1)
+        self._sigma = _stacked([s.sigma for s in solvers], self._ys)
+        # the relaxed data step's weight per measurement (its own noise): one float, or (N, 1, 1)
+        rho = _stacked([s.rho for s in solvers], self._ys)
+        self._rho = rho.view(-1, 1, 1) if isinstance(rho, torch.Tensor) else rho
         self._rows = list(range(len(solvers)))  # batch rows still iterating
         self._iterator = first.make_iterator(self._map(), torch.cat([s.start for s in solvers]))
         self.k = 0
@@ -88,8 +87,8 @@ class EquilibriumBatch:
         self._share = (time.perf_counter() - t0) / share
 
 
-def _stacked_sigma(sigmas: list[float | None], ys: torch.Tensor) -> float | torch.Tensor | None:
-    """One noise level for all (as given alone), or per measurement an (N,) tensor."""
+def _stacked(sigmas: list[float | None], ys: torch.Tensor) -> float | torch.Tensor | None:
+    """One value for all (a noise level, a data-step weight: as given alone), or per measurement an (N,) tensor."""
     if all(s is None for s in sigmas):
         return None
     if all(s == sigmas[0] for s in sigmas):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sci_viewer.algorithms.base import AlgorithmSpec, register_algorithm
-from sci_viewer.algorithms.deq import ESTIMATE_ERROR, ESTIMATE_ERROR_FIELD, DeGapSolver, EquilibriumSettings
+from sci_viewer.algorithms.deq import DeGapSolver, EquilibriumSettings
 from sci_viewer.algorithms.deq_batch import join_equilibrium_solvers
 from sci_viewer.models import DEFAULT_RNN_MODEL, RECURRENT, recurrent_model_names
 
@@ -27,9 +27,6 @@ class DeRnnSettings(EquilibriumSettings):
     # the clipped fixed point (drop40: -0.62 dB from tol 1e-4 to K=300, against -0.12 dB unclipped).
     clip: bool = field(default=False, metadata={
         "help": "keep every iterate in [0, 1], the frames' range (off: the unconstrained fixed point)"})
-    # Chosen as DE-GAP's (see deq.ESTIMATE_ERROR), on the same 18 held-out captures at B = 12: mean over
-    # GAP-TV +0.05 dB with the exact projection (0), +1.27 (10), +0.80 (20); worst capture -0.90, -1.39, -1.01.
-    estimate_error: float = field(default=ESTIMATE_ERROR, metadata=ESTIMATE_ERROR_FIELD)
 
 
 class DeRnnSolver(DeGapSolver):

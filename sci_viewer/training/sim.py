@@ -85,7 +85,7 @@ def map_noise(y: torch.Tensor, mask: torch.Tensor, offset: float | None, estimat
     noise = [estimate_measurement_sigma(ys[i], ms[i]) for i in range(ys.shape[0])]
     rhos = [relaxation(s, estimate_error) for s in noise]
     sigma = None if offset is None else torch.tensor(
-        [offset + frame_sigma(s, ms[i], r) for i, (s, r) in enumerate(zip(noise, rhos))], dtype=y.dtype, device=y.device)
+        [offset + frame_sigma(s, m, r) for s, m, r in zip(noise, ms, rhos)], dtype=y.dtype, device=y.device)
     rho = torch.tensor(rhos, dtype=y.dtype, device=y.device).view(-1, 1, 1) if estimate_error > 0 else 0.0
     return sigma, rho
 
@@ -125,7 +125,7 @@ class BatchCacti:
     def scaled_residual(self, r: torch.Tensor, rho: float | torch.Tensor = 0.0) -> torch.Tensor:
         """``r / (Phi_sum + rho)`` (no saturated pixels in training), so that GAP-TV runs on a batch as on
         one capture; ``rho``: 0, or per sample (N, 1, 1) (see :meth:`sci_viewer.physics.Cacti.project`)."""
-        return r / self.phi_sum if isinstance(rho, float) and rho == 0.0 else r / (self.phi_sum + rho)
+        return r / (self.phi_sum + rho)
 
     def project(self, v: torch.Tensor, y: torch.Tensor, rho: float | torch.Tensor = 0.0) -> torch.Tensor:
         """GAP projection, relaxed by ``rho`` as :meth:`sci_viewer.physics.Cacti.project`."""
