@@ -76,8 +76,9 @@ def clear_model_cache() -> None:
 #: moderate / strong noise (``sci-viewer bench generalization --frames 12 --sizes 256 --kinds iid,grey
 #: --algos "gap-tv,de-gap:estimate_error=0,...=5,...=10,...=20"``): mean over GAP-TV +0.13 dB for the
 #: exact projection (0), +1.74 (5), +1.67 (10), +1.08 (20); worst capture -0.94, -1.35, -0.44, -0.19.
-#: 10 keeps most of the gain on noisy captures (+3.5 to +4.7 dB on strong noise) at a small cost on
-#: noiseless textured ones, where the noise estimate reads scene structure as noise (-0.46 dB at worst).
+#: 10 keeps most of the gain on noisy captures (+2.4 to +6.0 dB over GAP-TV on strong noise) at a small
+#: cost on noiseless textured ones, where the noise estimate reads scene structure as noise (-0.46 dB at
+#: worst against the exact projection).
 #: DE-RNN on the same captures (``--algos "gap-tv,de-rnn:estimate_error=0,...=10,...=20"``): +0.05, +1.27,
 #: +0.80 dB; worst -0.90, -1.39, -1.01.
 ESTIMATE_ERROR = 10.0
