@@ -6,44 +6,58 @@ GAP's correction ``A^T(n / Phi_sum)``: frame b at a pixel gets ``mask_b n / Phi_
 over the video is ``sigma_y * sqrt(mean(mask^2 / Phi_sum^2))`` (:func:`frame_sigma`).
 
 :func:`estimate_measurement_sigma` estimates ``sigma_y`` from the measurement and the mask alone:
-in each small window it fits ``y ~ c * M`` with ``M = sum_b mask_b`` (a scene locally constant in
-space and time), and takes a low percentile of the windows' residual standard deviations, which
-come from the flat, still parts of the scene, where the fit error is the noise.
+in small windows it fits ``y ~ a + sum_b c_b mask_b`` (the scene locally constant in space, each
+frame its own level, so motion costs no fit error; ``a`` absorbs an offset such as a dark-level
+error), and takes a low percentile of the windows' residual standard deviations, which come from
+the flat parts of the scene, where the fit error is the noise.
 """
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
-#: window side of the local fit, and the percentile of window residuals taken as the noise
-WINDOW, PERCENTILE = 7, 3.0
+#: smallest window side of the local fit (grown for large B), and the percentile of window residuals taken
+WINDOW, PERCENTILE = 9, 3.0
+#: at most about this many windows are fitted (their spacing grows on large frames)
+MAX_WINDOWS = 4096
 
 
-def _box(a: np.ndarray) -> np.ndarray:
-    return cv2.boxFilter(a, ddepth=-1, ksize=(WINDOW, WINDOW), normalize=False, borderType=cv2.BORDER_REFLECT)
+def _windows(a: np.ndarray, win: int, step: int) -> np.ndarray:
+    """The ``win`` x ``win`` windows of the last two axes of ``a`` every ``step`` pixels, flattened."""
+    v = np.lib.stride_tricks.sliding_window_view(a, (win, win), axis=(-2, -1))[..., ::step, ::step, :, :]
+    return v.reshape(*a.shape[:-2], -1, win * win)
 
 
 def estimate_measurement_sigma(y: np.ndarray, mask: np.ndarray) -> float:
     """The noise standard deviation of one measurement ``y`` (H, W), in y's units, given ``mask`` (B, H, W).
 
     A noiseless capture of a textured scene gives a small positive value (the fit's own error in
-    its flattest windows), not zero.
+    its flattest windows), not zero; a frame smaller than one window gives 0 (no estimate).
     """
     y = np.asarray(y, np.float64)
-    m = np.asarray(mask, np.float64).sum(0)
-    n = WINDOW * WINDOW
-    sy, sm = _box(y), _box(m)
-    syy, smm, sym = _box(y * y), _box(m * m), _box(y * m)
-    # least squares y = a + c*M in each window (a absorbs an offset such as a dark-level error)
-    var_m = smm - sm * sm / n
-    cov = sym - sy * sm / n
-    var_y = syy - sy * sy / n
-    c = np.where(var_m > 1e-12, cov / np.maximum(var_m, 1e-12), 0.0)
-    res = np.clip(var_y - c * cov, 0.0, None) / (n - 2)
-    r = WINDOW // 2
-    inner = res[r:-r, r:-r] if min(res.shape) > 2 * WINDOW else res
-    return float(np.sqrt(np.percentile(inner, PERCENTILE)))
+    m = np.asarray(mask, np.float64)
+    b, h, w = m.shape
+    win = WINDOW
+    while win * win < 3 * (b + 1):  # at least twice as many pixels as fitted levels
+        win += 2
+    if min(h, w) < win:
+        return 0.0
+    step = max((win + 1) // 2, int(np.ceil(np.sqrt(h * w / MAX_WINDOWS))))
+    ys, ms = _windows(y, win, step), _windows(m, win, step)
+    res = np.concatenate([_fit_residuals(ys[s : s + 1024], ms[:, s : s + 1024]) for s in range(0, len(ys), 1024)])
+    return float(np.sqrt(np.percentile(res, PERCENTILE)))
+
+
+def _fit_residuals(ys: np.ndarray, ms: np.ndarray) -> np.ndarray:
+    """Residual variance of the least-squares fit ``y ~ a + sum_b c_b m_b`` in each window: ``ys`` (K, n),
+    ``ms`` (B, K, n). Solved through the eigenvectors of X^T X: a rank-deficient window (a frame whose
+    mask is constant there) fits fewer levels and keeps more degrees of freedom."""
+    x = np.concatenate([np.ones((1, *ys.shape)), ms], 0).transpose(1, 2, 0)  # (K, n, B+1)
+    lam, vec = np.linalg.eigh(np.einsum("kni,knj->kij", x, x))
+    keep = lam > lam[:, -1:] * 1e-9
+    proj = np.einsum("kij,ki->kj", vec, np.einsum("kni,kn->ki", x, ys))
+    fit = np.where(keep, proj * proj / np.where(keep, lam, 1.0), 0.0).sum(1)
+    return np.clip((ys * ys).sum(1) - fit, 0.0, None) / np.maximum(ys.shape[1] - keep.sum(1), 1)
 
 
 def frame_sigma(sigma_y: float, mask: np.ndarray, rho: float = 0.0) -> float:

@@ -84,6 +84,34 @@ def test_measurement_noise_estimate(kind):
         assert est > 2 * floor
 
 
+def test_noise_estimate_fits_each_frame_its_own_level():
+    """Frames that change level (a flickering light, motion across a flat region) are no fit error:
+    a noiseless capture of a piecewise-flat scene whose frames differ gives (almost) no noise."""
+    rng = np.random.default_rng(6)
+    b, n = 10, 96
+    levels = rng.uniform(0.1, 0.9, b)
+    x = np.repeat(levels[:, None, None], n, 1).repeat(n, 2)[None].astype(np.float32)
+    mask = make_mask(rng, "iid", b, n, n)
+    clean = simulate(rng, x, mask)[0]
+    assert estimate_measurement_sigma(clean, mask) < 1e-4
+    y = simulate(rng, x, mask, NoiseModel(read=0.01), full_scale=float(clean.max()))[0]
+    assert estimate_measurement_sigma(y, mask) == pytest.approx(0.01 * float(clean.max()), rel=0.3)
+
+
+def test_noise_estimate_edge_cases():
+    rng = np.random.default_rng(7)
+    # one mask for every frame: the fitted levels are collinear; the fit keeps the right degrees of freedom
+    same = np.repeat(make_mask(rng, "iid", 1, 96, 96), 8, 0)
+    y = simulate(rng, smooth_video(rng, 8, 96, 96), same, NoiseModel(read=0.02), full_scale=4.0)[0]
+    assert estimate_measurement_sigma(y, same) == pytest.approx(0.08, rel=0.3)
+    # many frames: the window grows to keep the fit overdetermined
+    mask = make_mask(rng, "iid", 40, 96, 96)
+    y = simulate(rng, smooth_video(rng, 40, 96, 96), mask, NoiseModel(read=0.01), full_scale=20.0)[0]
+    assert estimate_measurement_sigma(y, mask) == pytest.approx(0.2, rel=0.3)
+    # a frame smaller than one window: no estimate (the exact data step)
+    assert estimate_measurement_sigma(rng.normal(size=(6, 6)), make_mask(rng, "iid", 8, 6, 6)) == 0.0
+
+
 def test_map_sigma_rules():
     net = build_denoiser("unet", ch=4, noise_input=True)
     rng = np.random.default_rng(4)

@@ -75,12 +75,14 @@ def clear_model_cache() -> None:
 #: the held-out DAVIS scenes at B = 12 (a B the generalization table does not use), 256 px, i.i.d. and grey masks, no /
 #: moderate / strong noise (``sci-viewer bench generalization --frames 12 --sizes 256 --kinds iid,grey
 #: --algos "gap-tv,de-gap:estimate_error=0,...=5,...=10,...=20"``): mean over GAP-TV +0.13 dB for the
-#: exact projection (0), +1.74 (5), +1.67 (10), +1.08 (20); worst capture -0.94, -1.35, -0.44, -0.19.
-#: 10 keeps most of the gain on noisy captures (+2.4 to +6.0 dB over GAP-TV on strong noise) at a small
-#: cost on noiseless textured ones, where the noise estimate reads scene structure as noise (-0.46 dB at
+#: exact projection (0), +1.78 (5), +1.70 (10), +1.10 (20); worst capture -0.94, -0.88, -0.28, -0.25
+#: (2026-12-07, with the per-frame local fit of :func:`sci_viewer.noise.estimate_measurement_sigma`; with
+#: the earlier fit ``y ~ a + c * sum_b mask_b``: +1.74, +1.67, +1.08, worst -1.35, -0.44, -0.19).
+#: 10 keeps most of the gain on noisy captures (+2.4 to +6.1 dB over GAP-TV on strong noise) at a small
+#: cost on noiseless textured ones, where the noise estimate reads scene structure as noise (-0.27 dB at
 #: worst against the exact projection).
-#: DE-RNN on the same captures (``--algos "gap-tv,de-rnn:estimate_error=0,...=10,...=20"``): +0.05, +1.27,
-#: +0.80 dB; worst -0.90, -1.39, -1.01.
+#: DE-RNN on the same captures, with the earlier fit (``--algos "gap-tv,de-rnn:estimate_error=0,...=10,...=20"``):
+#: +0.05, +1.27, +0.80 dB; worst -0.90, -1.39, -1.01.
 ESTIMATE_ERROR = 10.0
 
 NOISE_FIELD = {"min": 0, "help": "measurement noise std (0-255 frame scale) for a noise-aware model and the relaxed "
