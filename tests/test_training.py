@@ -479,3 +479,26 @@ def test_bench_validation_scores_any_model_on_a_configs_held_out_set(tmp_path, d
     (row,) = json.loads(rows_path.read_text())
     assert row["val_psnr"] == pytest.approx((row["val_psnr_iid"] + row["val_psnr_noisy"]) / 2)
     assert row["val_iters"] <= 3  # the config's val.max_iter
+
+
+def test_every_shipped_config_loads_and_can_start_from_its_model():
+    """Each resources/train config parses, trains on no benchmark scene, and a config that starts from
+    a bundled model (``init_from: resources/models/...``) finds it and fits it (grown or as it is)."""
+    from pathlib import Path
+
+    from sci_viewer.models import build_denoiser, read_model_file
+
+    configs = sorted(Path("resources/train").glob("*.yaml"))
+    assert len(configs) > 10
+    for path in configs:
+        cfg = load_config(str(path))
+        assert not {"traffic", "runner", "drop", "kobe", "crash", "aerial"} & set(cfg.data.train_scenes), path
+        if not cfg.init_from.startswith("resources/models/"):
+            continue  # a sitting that continued a run folder (checkpoints/, not shipped)
+        assert Path(cfg.init_from).is_file(), f"{path.name}: {cfg.init_from} is not shipped"
+        blob = read_model_file(cfg.init_from)
+        net = build_denoiser(cfg.model.arch, **cfg.model.kwargs)
+        if cfg.init_grow:
+            net.grow_from(blob["state_dict"])
+        else:
+            net.load_state_dict(blob["state_dict"])
