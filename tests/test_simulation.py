@@ -17,7 +17,7 @@ from sci_viewer.physics import Cacti
 from sci_viewer.simulation import MASK_KINDS, NoiseModel, make_mask, simulate
 from sci_viewer.training.config import config_from_dict
 from sci_viewer.training.data import default_root
-from sci_viewer.training.sim import kind_masks, map_noise, map_sigmas, noisy_measurements, validation_capture
+from sci_viewer.training.sim import kind_masks, map_noise, noisy_measurements, validation_capture
 
 
 def smooth_video(rng: np.random.Generator, b: int = 8, h: int = 96, w: int = 96) -> np.ndarray:
@@ -143,7 +143,7 @@ def test_training_draws_mask_kinds_and_noise():
     changed = [not torch.equal(noisy[i], y[i]) for i in range(6)]
     assert 0 < sum(changed) < 6
     assert torch.equal(noisy_measurements(rng, y, 0.0, (100.0, 1000.0), (0.0, 0.02)), y)
-    sig = map_sigmas(noisy, masks[:6, :, :, :], 1 / 255)
+    sig, _ = map_noise(noisy, masks[:6, :, :, :], 1 / 255, 0.0)  # the exact projection: the level alone
     assert sig.shape == (6,)
     assert all(float(sig[i]) > 1.5 / 255 if changed[i] else float(sig[i]) == pytest.approx(1 / 255) for i in range(6))
     # the relaxed data step in training: each sample's weight from its own estimated noise, as at inference

@@ -87,15 +87,15 @@ class EquilibriumBatch:
         self._share = (time.perf_counter() - t0) / share
 
 
-def _stacked(sigmas: list[float | None], ys: torch.Tensor) -> float | torch.Tensor | None:
+def _stacked(values: list[float | None], ys: torch.Tensor) -> float | torch.Tensor | None:
     """One value for all (a noise level, a data-step weight: as given alone), or per measurement an (N,) tensor."""
-    if all(s is None for s in sigmas):
+    if all(v is None for v in values):
         return None
-    if all(s == sigmas[0] for s in sigmas):
-        return sigmas[0]
-    if any(s is None for s in sigmas):
+    if all(v == values[0] for v in values):
+        return values[0]
+    if any(v is None for v in values):
         raise JobError("Measurements with and without a noise level cannot be solved together.")
-    return torch.tensor(sigmas, dtype=ys.dtype, device=ys.device)
+    return torch.tensor(values, dtype=ys.dtype, device=ys.device)
 
 
 class BatchMember:

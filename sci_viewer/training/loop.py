@@ -44,6 +44,15 @@ from sci_viewer.training.sim import (BatchCacti, kind_masks, map_noise, noisy_me
 
 STAGES = ("pretrain", "deq")
 
+#: a batch's noise level for a noise-aware net ((N,) or None) and data-step weight ((N, 1, 1) or 0.0)
+Noise = tuple[torch.Tensor | None, float | torch.Tensor]
+
+
+def _rows(noise: Noise, rows: torch.Tensor) -> Noise:
+    """The samples ``rows`` of a batch's :data:`Noise`."""
+    sigma, rho = noise
+    return (None if sigma is None else sigma[rows]), (rho[rows] if isinstance(rho, torch.Tensor) else rho)
+
 
 def frozen(net: nn.Module, f: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
     """``f`` evaluated with ``net`` in eval mode, so that one fixed-point solve sees one fixed map
@@ -270,9 +279,11 @@ class Trainer:
         dc = self.cfg.deq
         gt, op = self._batch(dc.batch, dc.crop)
         y = self._measure(gt, op)
-        f = self._amp(self._map(op, y))
+        noise = self._noise(op, y)  # estimated once; a restricted map takes its rows of it
+        f = self._amp(self._map(op, y, noise))
         # each sample's solve stops at its own tol: the map of the rows still iterating
-        restrict = lambda rows: frozen(self.net, self._amp(self._map(BatchCacti(op.mask[rows]), y[rows])))  # noqa: E731
+        restrict = lambda rows: frozen(self.net, self._amp(  # noqa: E731
+            self._map(BatchCacti(op.mask[rows]), y[rows], _rows(noise, rows))))
         start = gap_tv_start(op, y, dc.gap_tv_start, "deq")  # type: ignore[arg-type]  # 0: op.initial(y)
         eq = equilibrium(f, start, dc, solve_map=frozen(self.net, f), restrict=restrict)
         z = eq.z
@@ -291,14 +302,19 @@ class Trainer:
         return {"loss": loss.item(), "psnr": psnr(z.detach(), gt), "iters": eq.info.iterations,
                 "res": max_residual(eq.info), **stats}
 
-    def _map(self, op: BatchCacti, y: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
-        """The model's fixed-point map (``deq.clip``: iterates kept in [0, 1], and ``deq.estimate_error``:
-        the relaxed data step, as at inference)."""
+    def _noise(self, op: BatchCacti, y: torch.Tensor) -> Noise:
+        """What the map takes from each sample's measurement noise (:func:`map_noise`): the noise-aware
+        net's level (``deq.sigma_offset``) and the relaxed data step's weight (``deq.estimate_error``)."""
         dc = self.cfg.deq
         noise_aware = dc.sigma_offset is not None and getattr(self.net, "noise_input", False)
-        sigma, rho = map_noise(y, op.mask, dc.sigma_offset / 255.0 if noise_aware else None,  # type: ignore[operator]
-                               dc.estimate_error / 255.0)
-        return equilibrium_map(self.net, op, y, sigma, clip=dc.clip, rho=rho)
+        return map_noise(y, op.mask, dc.sigma_offset / 255.0 if noise_aware else None,  # type: ignore[operator]
+                         dc.estimate_error / 255.0)
+
+    def _map(self, op: BatchCacti, y: torch.Tensor, noise: Noise | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The model's fixed-point map (``deq.clip``: iterates kept in [0, 1], and ``deq.estimate_error``:
+        the relaxed data step, as at inference); ``noise``: :meth:`_noise` of ``y``, when already known."""
+        sigma, rho = self._noise(op, y) if noise is None else noise
+        return equilibrium_map(self.net, op, y, sigma, clip=self.cfg.deq.clip, rho=rho)
 
     def _update(self, loss: torch.Tensor) -> None:
         assert self.opt is not None and self.sched is not None

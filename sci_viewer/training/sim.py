@@ -90,14 +90,6 @@ def map_noise(y: torch.Tensor, mask: torch.Tensor, offset: float | None, estimat
     return sigma, rho
 
 
-def map_sigmas(y: torch.Tensor, mask: torch.Tensor, offset: float) -> torch.Tensor:
-    """Per sample, the noise level a noise-conditioned DE-GAP map with the exact projection is given:
-    ``offset`` plus the frame noise of the measurement noise estimated from ``y`` (:func:`map_noise`)."""
-    sigma, _ = map_noise(y, mask, offset, 0.0)
-    assert sigma is not None
-    return sigma
-
-
 class BatchCacti:
     """``A``, ``At``, GAP projection for a batch of masks (N, B, H, W)."""
 
