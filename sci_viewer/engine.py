@@ -243,6 +243,12 @@ def _start_measurement(job: Job, spec, settings, device: torch.device, mask: np.
     return _Started(index, position, y, op, truth, x0, solver, time.perf_counter() - t0)
 
 
+def _gave_up(solver: Any) -> bool:
+    """The solver stopped short of its stopping rule (optional ``stopped()``, see algorithms.base.Solver)."""
+    stopped = getattr(solver, "stopped", None)
+    return bool(stopped()) if stopped is not None else False
+
+
 def _run_measurement(job: Job, spec, device: torch.device, started: _Started, cancel: CancelToken | None,
                      trace: list) -> Iterator[Event]:
     index, position, y, op, truth, x0 = (started.index, started.position, started.y, started.op, started.truth,
@@ -274,7 +280,7 @@ def _run_measurement(job: Job, spec, device: torch.device, started: _Started, ca
                 residual = good_residual  # the result describes the estimate it keeps
                 break
             last_good, good_residual = x, residual
-            done = solver.converged() or k == solver.max_iter
+            done = solver.converged() or k == solver.max_iter or _gave_up(solver)
             preview = done or k % max(1, job.preview_every) == 0
             p = s = dr = None
             if job.track_metrics:  # one A x: about 1/B of a GAP projection's work

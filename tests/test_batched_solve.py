@@ -97,3 +97,18 @@ def test_cancel_stops_every_measurement_of_a_batch() -> None:
     final = seen[-1]
     assert isinstance(final, JobFinished) and final.cancelled
     assert [r.iterations for r in final.results] == [2, 2, 1]  # measurement 2 had not had its 2nd turn
+
+
+def test_stalled_measurements_stop_in_a_batch_as_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stall safeguard's stop (every fallback tried) ends each measurement of a batch where it
+    ends it alone, short of max_iter and not converged (a strict test setting makes every solve stall)."""
+    import sci_viewer.solvers.safeguard as safeguard
+    from sci_viewer.solvers.safeguard import SafeguardSettings
+
+    monkeypatch.setattr(safeguard, "SafeguardSettings", functools.partial(SafeguardSettings, window=2, drop=0.01))
+    alone, _ = _run("de-gap", 1, 1e-12, 40)
+    together, _ = _run("de-gap", 3, 1e-12, 40)
+    for a, b in zip(alone.results, together.results):
+        assert [s["action"] for s in b.safeguards][-1] == "stop"
+        assert b.iterations == a.iterations < 40 and not b.converged
+    np.testing.assert_allclose(together.reconstruction, alone.reconstruction, atol=1e-4)

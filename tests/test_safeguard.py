@@ -7,7 +7,7 @@ import torch
 
 from sci_viewer.solvers import anderson
 from sci_viewer.solvers.anderson import AndersonIterator
-from sci_viewer.solvers.fixed_point import relative_residual, run_iterator
+from sci_viewer.solvers.fixed_point import FixedPointIterator, relative_residual, run_iterator
 from sci_viewer.solvers.safeguard import SafeguardSettings, StallDetector, safeguarded_anderson
 
 
@@ -98,14 +98,65 @@ def test_engine_reports_safeguard_actions(monkeypatch: pytest.MonkeyPatch) -> No
                         functools.partial(SafeguardSettings, window=2, drop=0.01))
     cap = demo_capture(size=32, n_frames=8, n_meas=1)
     notices: list[str] = []
-    settings = {"tol": 1e-12, "max_iter": 12, "gap_tv_start": 0, "estimate_error": 0.0}  # notices: the safeguard's only
+    settings = {"tol": 1e-12, "max_iter": 30, "gap_tv_start": 0, "estimate_error": 0.0}  # notices: the safeguard's only
     fin = execute(Job(cap, "de-gap", settings, device="cpu"),
                   callback=lambda e: notices.append(e.message) if isinstance(e, NoticeEvent) else None)
-    report = fin.report()["measurements"][0]["safeguards"]
-    assert [a["action"] for a in report] == ["restart", "damp", "plain", "none"]
+    measurement = fin.report()["measurements"][0]
+    report = measurement["safeguards"]
+    assert [a["action"] for a in report] == ["restart", "damp", "plain", "stop"]
     assert len(notices) == 4 and "measurement 0: stalled at iteration" in notices[0]
+    assert "stopped short of tol" in notices[-1]
+    # every fallback tried: the solve ends at the stop, not at max_iter, and says it did not converge
+    assert measurement["iterations"] == report[-1]["k"] < 30 and not measurement["converged"]
+    assert len(fin.trace) == report[-1]["k"]
     off = execute(Job(cap, "de-gap", dict(settings, safeguard=False), device="cpu"))
     assert off.results[0].safeguards == []
     first = report[0]["k"]
     assert [e.residual for e in fin.trace][:first] == [e.residual for e in off.trace][:first]
     assert [e.residual for e in fin.trace][first] != [e.residual for e in off.trace][first]
+
+
+class _StuckPlain(FixedPointIterator):
+    """Damped plain iteration that makes no progress either (see :class:`_StuckAnderson`)."""
+
+    def step(self) -> tuple[torch.Tensor, torch.Tensor]:
+        fx = self.f(self.x)
+        self.iterations += 1
+        return fx, relative_residual(fx, self.x)
+
+
+@pytest.mark.parametrize("stop", [True, False])
+def test_a_stall_with_no_fallback_left_stops_the_sample(monkeypatch: pytest.MonkeyPatch, stop: bool) -> None:
+    import sci_viewer.solvers.safeguard as safeguard
+
+    f, x0 = _contraction()
+    monkeypatch.setattr(safeguard, "AndersonIterator", _StuckAnderson)
+    monkeypatch.setattr(safeguard, "FixedPointIterator", _StuckPlain)
+    _, info, actions = safeguarded_anderson(f, x0, tol=1e-9, max_iter=200, settings=SafeguardSettings(stop=stop))
+    window = SafeguardSettings().window
+    assert not info.converged
+    assert [a.action for a in actions] == ["restart", "damp", "plain", "stop" if stop else "none"]
+    assert info.iterations == ((window + 1) * 4 if stop else 200)  # stopped at the fourth stall, or ran on
+    assert ("stopped short of tol" in actions[-1].describe()) == stop
+
+
+def test_only_the_stalled_sample_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a batch, a sample that stalls after every fallback is stopped; one still converging is not."""
+    import sci_viewer.solvers.safeguard as safeguard
+
+    monkeypatch.setattr(safeguard, "SafeguardSettings", lambda: SafeguardSettings(window=3, drop=0.5, actions=()))
+    f, x0 = _contraction()
+    stuck = torch.full((1, x0.shape[1]), 0.3, dtype=torch.float64)
+
+    def g(x: torch.Tensor) -> torch.Tensor:  # sample 0 converges; sample 1 never moves: f(x) = x + const
+        return torch.cat([f(x[:1]), x[1:] + 0.01 * stuck])
+
+    it = safeguard.SafeguardedIterator(g, torch.cat([x0, x0 + 1.0]), None, tol=1e-9)
+    flags = []
+    for _ in range(8):
+        it.step()
+        flags.append(it.stopped.tolist())
+    assert flags[2] == [False, False] and flags[3] == [False, True]  # 3 steps without progress: stopped
+    assert [a.action for a in it.actions] == ["stop"]
+    it.select(torch.tensor([0]))
+    assert it.stopped.tolist() == [False]

@@ -38,6 +38,9 @@ class Solver(Protocol):
     def converged(self) -> bool:
         """True once the solver's own stopping rule holds (fixed iteration counts: never)."""
 
+    # Optional: ``stopped() -> bool``, True when the solver gave up short of its stopping rule (a
+    # stalled solve with no fallback left); the engine ends the measurement there, not converged.
+
 
 SolverFactory = Callable[[Cacti, torch.Tensor, Any, "torch.Tensor | None"], Solver]
 #: ``join(solvers)``: solvers of several measurements of one capture (one mask, one settings) joined

@@ -271,6 +271,11 @@ class DeGapSolver:
     def converged(self) -> bool:
         return self.residual <= self.s.tol
 
+    def stopped(self) -> bool:
+        """The stall safeguard stopped the solve short of tol (every fallback tried, the residual stalls)."""
+        flags = getattr(self.iterator, "stopped", None)
+        return flags is not None and bool(flags[0])
+
 
 SPEC = register_algorithm(
     AlgorithmSpec(

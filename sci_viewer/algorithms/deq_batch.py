@@ -47,6 +47,7 @@ class EquilibriumBatch:
         rho = _stacked([s.rho for s in solvers], self._ys)
         self._rho = rho.view(-1, 1, 1) if isinstance(rho, torch.Tensor) else rho
         self._rows = list(range(len(solvers)))  # batch rows still iterating
+        self.stopped: set[int] = set()  # rows the stall safeguard stopped short of tol
         self._iterator = first.make_iterator(self._map(), torch.cat([s.start for s in solvers]))
         self.k = 0
         self._out: dict[int, tuple[torch.Tensor, float]] = {}
@@ -76,8 +77,12 @@ class EquilibriumBatch:
         finite = torch.isfinite(fx.reshape(fx.shape[0], -1)).all(1).tolist()
         self._out = {row: (fx[i], residuals[i]) for i, row in enumerate(self._rows)}
         self.k += 1
-        # Converged or diverged rows end in the engine: freeze them, so they are not updated any more.
-        keep = [i for i, (ri, ok) in enumerate(zip(residuals, finite)) if ok and math.isfinite(ri) and ri > self.tol]
+        # Converged, stopped or diverged rows end in the engine: freeze them, so they are not updated any more.
+        flags = getattr(self._iterator, "stopped", None)
+        stopped = [False] * len(self._rows) if flags is None else flags.tolist()
+        self.stopped.update(row for row, flag in zip(self._rows, stopped) if flag)
+        keep = [i for i, (ri, ok, gone) in enumerate(zip(residuals, finite, stopped))
+                if ok and math.isfinite(ri) and ri > self.tol and not gone]
         share = len(self._rows)
         if len(keep) < len(self._rows):
             self._rows = [self._rows[i] for i in keep]
@@ -116,6 +121,9 @@ class BatchMember:
 
     def converged(self) -> bool:
         return self.residual <= self._batch.tol
+
+    def stopped(self) -> bool:
+        return self._row in self._batch.stopped
 
     @property
     def safeguards(self) -> list[Any]:

@@ -29,6 +29,7 @@ from sci_viewer.algorithms import get_algorithm
 from sci_viewer.benchmarks._held_out import HELD_OUT_SCENES, NOISE_LEVELS, SimConfig, make_capture
 from sci_viewer.capture import Capture
 from sci_viewer.engine import Job, JobFinished, execute
+from sci_viewer.noise import estimate_measurement_sigma
 from sci_viewer.simulation import MASK_KINDS
 
 ALGOS = ("gap-tv", "de-gap", "de-rnn")
@@ -130,9 +131,15 @@ def summarise(entry: str, fin: JobFinished) -> dict[str, Any]:
     }
 
 
+def noise_estimate(capture: Capture) -> float:
+    """The measurement noise (0-255 frame scale) that DE-GAP estimates from the first measurement."""
+    return 255.0 * estimate_measurement_sigma(capture.measurements([0])[0], capture.mask_float())
+
+
 def run_capture(config: SimConfig, capture: Capture, algos: list[str], args: argparse.Namespace) -> dict[str, Any]:
     row: dict[str, Any] = {"capture": config.label, "scene": config.scene, "size": config.size,
-                           "frames": config.frames, "kind": config.kind, "noise": config.noise, "results": {}}
+                           "frames": config.frames, "kind": config.kind, "noise": config.noise,
+                           "noise_estimate": noise_estimate(capture), "results": {}}
     for entry in algos:
         fin = execute(Job(capture, split_entry(entry)[0], algo_settings(entry, args), device=args.device,
                           preview_every=10**9, ssim_every=10**9))
@@ -149,11 +156,11 @@ def _cell(cells: dict[str, Any] | None) -> str:
 
 
 def print_header(algos: list[str]) -> None:
-    print(f"{'capture':44} " + " | ".join(f"{a + ': PSNR   it tol  s/m sg':27}" for a in algos), flush=True)
+    print(f"{'capture':44} {'sig_y':>5} " + " | ".join(f"{a + ': PSNR   it tol  s/m sg':27}" for a in algos), flush=True)
 
 
 def print_row(row: dict[str, Any], algos: list[str]) -> None:
-    print(f"{row['capture']:44} " + " | ".join(_cell(row["results"].get(a)) for a in algos), flush=True)
+    print(f"{row['capture']:44} {row['noise_estimate']:5.2f} " + " | ".join(_cell(row["results"].get(a)) for a in algos), flush=True)
 
 
 def means(rows: list[dict[str, Any]], algos: list[str]) -> dict[str, Any]:
@@ -198,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
         print_row(rows[-1], algos)
     summary = means(rows, algos) if rows else {}
     if rows:
-        print(f"{'mean':44} " + " | ".join(
+        print(f"{'mean':44} {'':5} " + " | ".join(
             f"{s['psnr']:6.2f} {s['iterations']:5.1f} {s['reached_tol'] or '-':>5} {s['seconds_per_measurement']:6.2f}"
             for s in summary.values()))
         for a, s in summary.items():

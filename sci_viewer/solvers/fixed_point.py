@@ -97,16 +97,19 @@ class FixedPointIterator:
 def run_iterator(it: StepIterator, x0: torch.Tensor, *, tol: float, max_iter: int,
                  callback: Callback | None = None, fallbacks: Callable[[], int] = lambda: 0
                  ) -> tuple[torch.Tensor, SolverInfo]:
-    """Step ``it`` until every residual is ``<= tol`` or ``max_iter`` steps; return the last f(x)."""
+    """Step ``it`` until every residual is ``<= tol`` (or its sample stopped by the iterator, see
+    :attr:`~sci_viewer.solvers.safeguard.SafeguardedIterator.stopped`) or ``max_iter`` steps; return the last f(x)."""
     rows: list[torch.Tensor] = []
     out, converged = x0, False
     for k in range(1, max_iter + 1):
         out, r = it.step()
         rows.append(r.detach())
-        converged = bool((r <= tol).all())
+        at_tol = r <= tol
+        converged = bool(at_tol.all())
         if callback is not None and callback(k, out, r):
             break
-        if converged:
+        stopped = getattr(it, "stopped", None)
+        if converged or (stopped is not None and bool((at_tol.cpu() | stopped).all())):
             break
     trace = torch.stack(rows).cpu() if rows else torch.zeros((0, x0.shape[0]))
     return out, SolverInfo(len(rows), trace, converged, tol, fallbacks())

@@ -9,8 +9,11 @@ oscillates around a kink of a clipped map) and would then run silently into ``ma
 - ``damp``: Anderson from the best iterate with damping ``beta`` (< 1);
 - ``plain``: damped plain iteration ``x + beta (f(x) - x)`` from the best iterate.
 
-When no fallback is left, a stall is still recorded once (action ``none``), so it is never silent.
-Every action is a :class:`SafeguardAction` in :attr:`SafeguardedIterator.actions`; the engine turns
+When no fallback is left, a sample that stalls again is stopped (action ``stop``,
+:attr:`SafeguardedIterator.stopped`): its residual no longer falls, and the engine ends its solve
+there, short of ``tol``, instead of spending the rest of ``max_iter`` on it. With
+:attr:`SafeguardSettings.stop` off, that stall is only recorded, once (action ``none``), and the solve
+goes on as it is. Every action is a :class:`SafeguardAction` in :attr:`SafeguardedIterator.actions`; the engine turns
 them into notices and the report's ``safeguards``.
 
 A stall: over the last ``window`` steps the best residual of a sample that has not reached ``tol``
@@ -36,19 +39,22 @@ ACTIONS = ("restart", "damp", "plain")
 _WHAT = {"restart": "restarted Anderson from the best iterate",
          "damp": "switched to damped Anderson (beta {beta:g}) from the best iterate",
          "plain": "switched to damped plain iteration (beta {beta:g}) from the best iterate",
-         "none": "no fallback left; it continues as it is"}
+         "none": "no fallback left; it continues as it is",
+         "stop": "every fallback tried: stopped short of tol (the residual no longer falls)"}
 
 
 @dataclass(frozen=True)
 class SafeguardSettings:
     """``window``: steps watched; ``drop``: the best residual must fall below ``drop`` times its value
     ``window`` steps before; ``beta``: damping of the ``damp`` and ``plain`` fallbacks; ``actions``:
-    the fallbacks in the order they are tried (a subset of :data:`ACTIONS`)."""
+    the fallbacks in the order they are tried (a subset of :data:`ACTIONS`); ``stop``: a stall after
+    the last fallback stops the sample (else it is recorded and the solve goes on)."""
 
     window: int = 10
     drop: float = 0.8
     beta: float = 0.5
     actions: tuple[str, ...] = ACTIONS
+    stop: bool = True
 
     def __post_init__(self) -> None:
         if self.window < 2:
@@ -124,7 +130,8 @@ class SafeguardedIterator:
     ``plain_beta`` when ``anderson`` is None) that falls back on a stall; see the module docstring.
 
     ``step()`` returns ``(f(x_k), r(x_k))`` like the iterator it wraps; :attr:`actions` lists what
-    the safeguard did. Plain iteration chosen by the user has no fallback (its stall is recorded)."""
+    the safeguard did, :attr:`stopped` which samples it stopped. Plain iteration chosen by the user
+    has no fallback: its first stall stops it (or is recorded, with ``settings.stop`` off)."""
 
     def __init__(self, f: FixedPointMap, x0: torch.Tensor, anderson: AndersonSettings | None, *, tol: float,
                  plain_beta: float = 1.0, settings: SafeguardSettings | None = None) -> None:
@@ -140,6 +147,7 @@ class SafeguardedIterator:
         self.iterations = 0
         self._fallbacks = 0  # of Anderson iterators replaced by a fallback
         self._exhausted = False
+        self._stopped: torch.Tensor | None = None  # (N,) bool: samples stopped after the last fallback
 
     @property
     def f(self) -> FixedPointMap:
@@ -155,10 +163,17 @@ class SafeguardedIterator:
         """Anderson steps that fell back to a plain step (singular or non-finite mixing)."""
         return self._fallbacks + getattr(self.inner, "fallbacks", 0)
 
+    @property
+    def stopped(self) -> torch.Tensor | None:
+        """(N,) bool on the CPU: the samples stopped on a stall with no fallback left (None before any step)."""
+        return self._stopped
+
     def select(self, rows: torch.Tensor) -> None:
         """Keep only the samples ``rows``, as the wrapped iterator's ``select``."""
         self.inner.select(rows)
         self.detector.select(rows)
+        if self._stopped is not None:
+            self._stopped = self._stopped[rows.cpu()]
         if self._best_fx is not None:
             self._best_fx = self._best_fx[rows]
 
@@ -171,15 +186,25 @@ class SafeguardedIterator:
         elif bool(better.any()):
             self._best_fx = torch.where(better.view(-1, *([1] * (fx.dim() - 1))), fx, self._best_fx)
         stalled = self.detector.update(r, self.tol)
-        if bool(stalled.any()) and not self._exhausted:
-            self._fall_back(float(self.detector.best[stalled].max()))
+        if self._stopped is None:
+            self._stopped = torch.zeros(stalled.shape, dtype=torch.bool)
+        if bool(stalled.any()):
+            if self._pending:
+                self._fall_back(float(self.detector.best[stalled].max()))
+            elif self.settings.stop:
+                self._stop(stalled & ~self._stopped)
+            elif not self._exhausted:
+                self.actions.append(SafeguardAction(self.iterations, "none", float(self.detector.best[stalled].max())))
+                self._exhausted = True
         return fx, r
 
+    def _stop(self, new: torch.Tensor) -> None:
+        if bool(new.any()):
+            assert self._stopped is not None and self.detector.best is not None
+            self._stopped = self._stopped | new
+            self.actions.append(SafeguardAction(self.iterations, "stop", float(self.detector.best[new].max())))
+
     def _fall_back(self, residual: float) -> None:
-        if not self._pending:
-            self.actions.append(SafeguardAction(self.iterations, "none", residual))
-            self._exhausted = True
-            return
         action = self._pending.pop(0)
         self._fallbacks += getattr(self.inner, "fallbacks", 0)
         start, s = self._best_fx, self.settings
