@@ -19,12 +19,14 @@ MODEL_SETTINGS = ("model",)  # settings that name a model file (the built-ins' a
 def provenance(settings: dict[str, Any]) -> dict[str, Any]:
     """``{"sci_viewer": version, "torch": version, "model": {name, file, source, sha256}}``; the
     ``model`` entry only when a setting names a model (a missing one is recorded as not found)."""
-    from sci_viewer.models import model_record
+    from sci_viewer.models import auto, model_record
 
     record: dict[str, Any] = {"sci_viewer": sci_viewer.__version__, "torch": str(torch.__version__)}
     for key in MODEL_SETTINGS:
         name = settings.get(key)
-        if isinstance(name, str) and name:
+        if name == auto.AUTO:  # DE-GAP's rule: both candidates (the report's notes say which each measurement took)
+            record[key] = auto.record()
+        elif isinstance(name, str) and name:
             try:
                 record[key] = model_record(name)
             except JobError:

@@ -56,7 +56,7 @@ def _capture(size: int = 48, b: int = 8, n: int = 1, seed: int = 0) -> Capture:
 def test_registered_with_the_cli_field_names():
     spec = get_algorithm("de-gap")
     s = spec.settings()
-    assert (s.model, s.max_iter, s.anderson) == ("degap-default", 100, True)
+    assert (s.model, s.max_iter, s.anderson) == ("auto", 100, True)
     # chosen with `sci-viewer bench tol-drift` on held-out crops; DE-RNN starts from x0
     assert (s.tol, s.gap_tv_start) == (2e-5, 20)
     assert get_algorithm("de-rnn").settings().gap_tv_start == 0

@@ -288,9 +288,11 @@ def test_de_gap_runs_and_continues(qtbot, window, small_demo):
     if record.failed and "model" in record.failed:
         pytest.skip(f"no trained DE-GAP model: {record.failed}")
     assert record.failed is None and window.plot.point_count(record.run_id) == 3
-    # the noise DE-GAP estimated and its relaxed data step: in the log as information, not a warning
+    # the model auto chose, the noise DE-GAP estimated and its relaxed data step: in the log as
+    # information, not a warning
     noted = [line for line in window.log.toPlainText().splitlines() if "measurement noise" in line]
-    assert noted and all(" INFO " in line and "relaxed data step" in line for line in noted), noted
+    assert noted and all(" INFO " in line for line in noted), noted
+    assert any("model auto: degap-" in line for line in noted) and any("relaxed data step" in line for line in noted)
     window.run_panel.form.set_values({"max_iter": 2})
     run_and_wait(qtbot, window, start=window.continue_run)
     window.plot.refresh()

@@ -384,8 +384,8 @@ def test_model_setting_lists_the_shipped_models(window):
     combo = window.run_panel.form._fields["model"].widget
     assert isinstance(combo, QComboBox) and combo.isEditable()
     listed = [combo.itemText(i) for i in range(combo.count())]
-    assert listed == denoiser_model_names() and "degap-default" in listed and "dernn-default" not in listed
-    assert window.run_panel.form.values()["model"] == "degap-default"
+    assert listed == ["auto"] + denoiser_model_names() and "degap-default" in listed and "dernn-default" not in listed
+    assert window.run_panel.form.values()["model"] == "auto"
     combo.setCurrentText("/some/other.pt")  # a path can still be typed
     assert window.run_panel.form.values()["model"] == "/some/other.pt"
 

@@ -77,18 +77,19 @@ def test_degap_relaxed_step_on_a_noisy_capture() -> None:
     y = torch.from_numpy(capture.measurements()[0]).float()
     op = Cacti(torch.from_numpy(capture.mask_float()))
     assert DeGapSettings().estimate_error == ESTIMATE_ERROR > 0  # DE-GAP's default is the relaxed step
-    exact = DeGapSolver(op, y, DeGapSettings(estimate_error=0.0))
+    exact = DeGapSolver(op, y, DeGapSettings(model="degap-default", estimate_error=0.0))
     assert exact.rho == 0.0 and exact.noise_y is None and exact.notes == []  # nothing estimated for a plain model
-    relaxed = DeGapSolver(op, y, DeGapSettings(estimate_error=10.0))
+    relaxed = DeGapSolver(op, y, DeGapSettings(model="degap-default", estimate_error=10.0))
     assert relaxed.noise_y > 0
     assert relaxed.rho == pytest.approx(relaxation(relaxed.noise_y, 10 / 255))
     assert "relaxed data step" in relaxed.notes[0] and "estimated from the capture" in relaxed.notes[0]
-    given = DeGapSolver(op, y, DeGapSettings(estimate_error=10.0, noise=20.0))
+    given = DeGapSolver(op, y, DeGapSettings(model="degap-default", estimate_error=10.0, noise=20.0))
     assert given.rho == pytest.approx((20 / 10) ** 2) and "given" in given.notes[0]
     # the point of it: the noise is not copied into every frame
     results = {}
     for error in (0.0, 10.0):
-        final = execute(Job(capture, "de-gap", {"estimate_error": error, "max_iter": 60}, device="cpu"))
+        final = execute(Job(capture, "de-gap", {"model": "degap-default", "estimate_error": error, "max_iter": 60},
+                            device="cpu"))
         results[error] = final.results[0]
     assert results[10.0].psnr > results[0.0].psnr + 1.0, {k: r.psnr for k, r in results.items()}
     assert results[0.0].notes == [] and "relaxed data step" in results[10.0].notes[0]
@@ -99,8 +100,8 @@ def test_notes_reach_the_event_stream_and_the_report_and_batches_keep_each_noise
     runs = {}
     for batch in (1, 2):
         events: list = []
-        final = execute(Job(capture, "de-gap", {"estimate_error": 10.0, "max_iter": 30, "tol": 1e-3}, device="cpu",
-                            batch=batch), callback=events.append)
+        final = execute(Job(capture, "de-gap", {"model": "degap-default", "estimate_error": 10.0, "max_iter": 30,
+                                                "tol": 1e-3}, device="cpu", batch=batch), callback=events.append)
         runs[batch] = final
         notices = [e.message for e in events if isinstance(e, NoticeEvent)]
         assert sum("relaxed data step" in m for m in notices) == 2, notices

@@ -98,7 +98,8 @@ def test_engine_reports_safeguard_actions(monkeypatch: pytest.MonkeyPatch) -> No
                         functools.partial(SafeguardSettings, window=2, drop=0.01))
     cap = demo_capture(size=32, n_frames=8, n_meas=1)
     notices: list[str] = []
-    settings = {"tol": 1e-12, "max_iter": 30, "gap_tv_start": 0, "estimate_error": 0.0}  # notices: the safeguard's only
+    settings = {"model": "degap-default", "tol": 1e-12, "max_iter": 30, "gap_tv_start": 0,
+                "estimate_error": 0.0}  # notices: the safeguard's only
     fin = execute(Job(cap, "de-gap", settings, device="cpu"),
                   callback=lambda e: notices.append(e.message) if isinstance(e, NoticeEvent) else None)
     measurement = fin.report()["measurements"][0]

@@ -24,7 +24,7 @@ from sci_viewer.algorithms.base import AlgorithmSpec, register_algorithm
 from sci_viewer.algorithms.deq_batch import join_equilibrium_solvers
 from sci_viewer.algorithms.gap_tv import GAP_TV_START_FIELD, gap_tv_start
 from sci_viewer.errors import JobError
-from sci_viewer.models import DENOISER, denoiser_model_names, equilibrium_map, model_kind, takes_relaxed_step
+from sci_viewer.models import DENOISER, auto, denoiser_model_names, equilibrium_map, model_kind, takes_relaxed_step
 from sci_viewer.noise import estimate_measurement_sigma, frame_sigma, relaxation
 from sci_viewer.physics import Cacti
 from sci_viewer.solvers import AndersonIterator, AndersonSettings, FixedPointIterator, FixedPointSettings
@@ -132,6 +132,9 @@ class DeGapSettings(EquilibriumSettings):
     # 0.015 dB after 34.3.
     tol: float = field(default=2e-5, metadata={"min": 0, "help": "stop when ||f(x)-x|| / ||f(x)|| <= tol"})
     gap_tv_start: int = field(default=20, metadata=GAP_TV_START_FIELD)
+    model: str = field(default=auto.AUTO, metadata={
+        "help": f"trained denoiser: model name or .pt file; auto: {auto.CLEAN_MODEL}, or {auto.NOISY_MODEL} for a "
+                f"measurement whose noise is at least {auto.NOISE_THRESHOLD:g}/255", "suggestions": auto.suggestions})
     sigma: float | None = field(default=None, metadata={
         "help": "noise level (0-255) for a noise-conditioned denoiser; empty: the model's default, or for a "
                 "noise-aware model its rule from the measurement noise"})
@@ -186,6 +189,8 @@ class DeGapSolver:
 
     label = "DE-GAP"
     model_kind = DENOISER
+    #: whether the model setting ``auto`` (:mod:`sci_viewer.models.auto`) is understood
+    auto_model = True
 
     def __init__(self, op: Cacti, y: torch.Tensor, settings: EquilibriumSettings, x0: torch.Tensor | None = None,
                  net: nn.Module | None = None) -> None:
@@ -194,23 +199,32 @@ class DeGapSolver:
         if settings.tol < 0:
             raise JobError(f"{self.label} tol must be 0 or more (0: run to max_iter), got {settings.tol}.")
         self.op, self.y, self.s = op, y, settings
-        self.net = net if net is not None else get_denoiser(settings.model, y.device)
-        check_model_kind(self.net, settings.model, self.model_kind, self.label)
-        self.max_iter = settings.max_iter
         sigma, noise, error = getattr(settings, "sigma", None), settings.noise, settings.estimate_error / 255.0
+        #: the measurement noise std (y's units), where the model choice, the model or the data step uses it
+        self.noise_y: float | None = None
+        #: the model solved with (``auto`` resolved to the model it chose)
+        self.model_name, chose = settings.model, []
+        if net is None and settings.model == auto.AUTO and not self.auto_model:
+            raise JobError(f"The model 'auto' is DE-GAP's choice between {auto.CLEAN_MODEL} and {auto.NOISY_MODEL}; "
+                           f"{self.label} takes a {self.model_kind} model: choose one by name or file.")
+        if net is None and settings.model == auto.AUTO:
+            self.noise_y = measurement_noise(op, y, noise)
+            self.model_name = auto.choose(self.noise_y * 255.0)
+            chose = [auto.describe(self.noise_y * 255.0, noise is None)]
+        self.net = net if net is not None else get_denoiser(self.model_name, y.device)
+        check_model_kind(self.net, self.model_name, self.model_kind, self.label)
+        self.max_iter = settings.max_iter
         #: why the data step is exact although estimate_error asks for the relaxed one
         self.exact_why = "" if error <= 0 or takes_relaxed_step(self.net) else \
             "this model's iterate takes no relaxed data step (no 'rho' argument): the exact GAP projection"
         if self.exact_why:
             error = 0.0
-        #: the measurement noise std (y's units), where the model or the data step uses it
-        self.noise_y: float | None = None
-        if error > 0 or (sigma is None and noise_rule(self.net) is not None):
+        if self.noise_y is None and (error > 0 or (sigma is None and noise_rule(self.net) is not None)):
             self.noise_y = measurement_noise(op, y, noise)
         self.rho = relaxation(self.noise_y, error) if self.noise_y is not None else 0.0
         self.sigma = map_sigma(self.net, op, y, sigma, None if self.noise_y is None else self.noise_y * 255.0,
                                self.rho)
-        self.notes = self._notes(noise is None) + ([self.exact_why] if self.exact_why else [])
+        self.notes = chose + self._notes(noise is None) + ([self.exact_why] if self.exact_why else [])
         # Unclipped, DE-GAP stalls on traffic48 #0 at a residual of 1.3e-4 with a few pixels wandering
         # to -0.5 and 1.6, outside anything the denoiser was trained on.
         self.map = equilibrium_map(self.net, op, y, self.sigma, clip=settings.clip, rho=self.rho)

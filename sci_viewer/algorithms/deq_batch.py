@@ -1,8 +1,8 @@
 """Several measurements' equilibrium solves (DE-GAP, DE-RNN) advanced as one batched solve.
 
-The solvers of a capture's measurements share one mask, one model and one settings; joined, their
-iterates are stacked (N, B, H, W) and one Anderson (or plain) iterator takes every step for all of
-them: one evaluation of the network on the batch instead of N. Each sample's history, residual and
+The solvers of a capture's measurements share one mask and one settings; those with one model
+(DE-GAP's ``auto`` may choose one per measurement) are joined: their iterates are stacked
+(N, B, H, W) and one Anderson (or plain) iterator takes every step for all of them: one evaluation of the network on the batch instead of N. Each sample's history, residual and
 stopping are its own (the iterators are batched per sample), so a measurement gives what it gives
 alone, up to floating point: as soon as its residual reaches ``tol`` (or turns non-finite, which
 ends it in the engine) it leaves the batch and is frozen, and the batch shrinks.
@@ -133,6 +133,14 @@ class BatchMember:
 
 
 def join_equilibrium_solvers(solvers: list[Any]) -> list[Any]:
-    """Join built :class:`~.deq.DeGapSolver` objects (DE-GAP or DE-RNN) into one batched solve."""
-    batch = EquilibriumBatch(solvers)
-    return [BatchMember(batch, row, getattr(solver, "notes", ())) for row, solver in enumerate(solvers)]
+    """Join built :class:`~.deq.DeGapSolver` objects (DE-GAP or DE-RNN) into batched solves: one per
+    model (DE-GAP's ``auto`` may choose a different one for each measurement), in the given order."""
+    groups: dict[int, list[int]] = {}
+    for i, solver in enumerate(solvers):
+        groups.setdefault(id(solver.net), []).append(i)
+    joined: list[Any] = [None] * len(solvers)
+    for rows in groups.values():
+        batch = EquilibriumBatch([solvers[i] for i in rows])
+        for row, i in enumerate(rows):
+            joined[i] = BatchMember(batch, row, getattr(solvers[i], "notes", ()))
+    return joined

@@ -34,6 +34,7 @@ class DeRnnSolver(DeGapSolver):
 
     label = "DE-RNN"
     model_kind = RECURRENT
+    auto_model = False  # one recurrent model: 'auto' is not a DE-RNN model
 
 
 SPEC = register_algorithm(

@@ -51,7 +51,8 @@ def add_algorithm_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iters", type=int, help="iterations (GAP-TV, PnP-GAP) or max iterations (DE-GAP, DE-RNN)")
     p.add_argument("--tol", type=float, help="fixed-point tolerance (DE-GAP, DE-RNN)")
     p.add_argument("--max-iter", type=int, help="iteration cap (DE-GAP, DE-RNN)")
-    p.add_argument("--model", help="trained model name or .pt file (DE-GAP, PnP-GAP: a denoiser; DE-RNN: a recurrent model)")
+    p.add_argument("--model", help="trained model name or .pt file (DE-GAP, PnP-GAP: a denoiser; DE-RNN: a recurrent model); "
+                        "DE-GAP's default 'auto' takes degap-noise for a noisy measurement, else degap-default")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any other algorithm setting (repeatable), e.g. --set tv_weight=0.2")
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N (default: auto)")
