@@ -145,3 +145,28 @@ def test_clip_keeps_iterates_in_the_frames_range(small_demo, clip):
             x, _ = solver.step()
     assert (float(x.max()) <= 1.0 and float(x.min()) >= 0.0) == clip
     assert PnpGapSettings().clip  # on by default
+
+
+@pytest.mark.parametrize("accelerate", [True, False])
+def test_relaxed_data_step_weighs_the_measurement_by_its_noise(small_demo, accelerate):
+    """estimate_error 0 (the default) is the exact projection; > 0 the relaxed step of DE-GAP: with
+    a given noise, the data step of the first iteration is the exact one scaled by Phi / (Phi + rho)."""
+    assert PnpGapSettings().estimate_error == 0.0
+    exact, _ = _solver(small_demo, accelerate=accelerate)
+    assert exact.rho == 0.0 and exact.notes == []
+    relaxed, _ = _solver(small_demo, accelerate=accelerate, estimate_error=10.0, noise=20.0)
+    assert relaxed.rho == pytest.approx((20.0 / 10.0) ** 2)
+    assert "given" in relaxed.notes[0] and "relaxed data step" in relaxed.notes[0]
+    # from a start off the data (x0 = A^T(y / Phi) fits y exactly), the data step moves less
+    start = relaxed.x * 0.5
+    exact.x, relaxed.x = start.clone(), start.clone()
+    with torch.no_grad():
+        a, _ = exact.step()
+        b, _ = relaxed.step()
+    assert not torch.allclose(a, b)
+    op, y = relaxed.op, relaxed.y
+    step_exact = op.At(op.scaled_residual(y - op.A(start)))
+    step_relaxed = op.At(op.scaled_residual(y - op.A(start), relaxed.rho))
+    assert float(step_relaxed.norm()) < 0.9 * float(step_exact.norm())
+    estimated, _ = _solver(small_demo, estimate_error=10.0)
+    assert estimated.rho > 0 and "estimated from the capture" in estimated.notes[0]

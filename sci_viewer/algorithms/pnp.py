@@ -17,10 +17,11 @@ import torch
 import torch.nn as nn
 
 from sci_viewer.algorithms.base import AlgorithmSpec, register_algorithm
-from sci_viewer.algorithms.deq import check_model_kind, get_denoiser
+from sci_viewer.algorithms.deq import NOISE_FIELD, check_model_kind, get_denoiser, measurement_noise
 from sci_viewer.algorithms.gap_tv import GAP_TV_START_FIELD, gap_tv_start
 from sci_viewer.errors import JobError
 from sci_viewer.models import DENOISER, denoise, denoiser_model_names
+from sci_viewer.noise import relaxation
 from sci_viewer.physics import Cacti
 
 
@@ -46,6 +47,13 @@ class PnpGapSettings:
     # K=300, values far outside [0, 1]); the box is convex, so clipping is a projection.
     clip: bool = field(default=True, metadata={
         "help": "keep every iterate in [0, 1], the frames' range (off: as PnP-SCI, which can diverge when run long)"})
+    # 0, the published exact projection, by default; DE-GAP's relaxed data step for noisy captures
+    noise: float | None = field(default=None, metadata=NOISE_FIELD)
+    estimate_error: float = field(default=0.0, metadata={
+        "min": 0, "max": 255,
+        "help": "0: the exact GAP projection, as PnP-SCI; > 0: the data step relaxed by the measurement noise "
+                "sigma_y, x = v + A^T((y - A v) / (Phi_sum + (sigma_y / estimate_error)^2)), as DE-GAP's "
+                "(for noisy captures, with accelerate off)"})
 
 
 class PnpGapSolver:
@@ -62,6 +70,16 @@ class PnpGapSolver:
         self.x = (gap_tv_start(op, y, settings.gap_tv_start, "PnP-GAP") if x0 is None else x0.to(y.dtype)).unsqueeze(0)
         self.y1 = y.clone()
         self.k = 0
+        #: the relaxed data step's weight (0: exact), from the measurement noise (estimated or given)
+        self.rho, self.notes = 0.0, []
+        if settings.estimate_error > 0:
+            noise_y = measurement_noise(op, y, settings.noise)
+            self.rho = relaxation(noise_y, settings.estimate_error / 255.0)
+            phi = float(op.phi_sum.mean())
+            self.notes = [f"measurement noise {noise_y * 255:.2f}/255 ("
+                          f"{'estimated from the capture' if settings.noise is None else 'given'}); relaxed data "
+                          f"step rho = {self.rho:.3g} (the measurement weighs {phi / (phi + self.rho):.0%} of an "
+                          "exact projection)"]
 
     def state(self) -> dict[str, torch.Tensor]:
         """What continuing needs besides the estimate: the running measurement and the schedule's place."""
@@ -81,9 +99,9 @@ class PnpGapSolver:
         yb = op.A(self.x)
         if self.s.accelerate:
             self.y1 = self.y1 + (self.y - yb)
-            v = self.x + op.At(op.scaled_residual(self.y1 - yb))
+            v = self.x + op.At(op.scaled_residual(self.y1 - yb, self.rho))
         else:
-            v = self.x + op.At(op.scaled_residual(self.y - yb))
+            v = self.x + op.At(op.scaled_residual(self.y - yb, self.rho))
         x_new = denoise(self.net, v, self.sigma(self.k), op)
         if self.s.clip:
             x_new = x_new.clamp(0.0, 1.0)
