@@ -112,3 +112,19 @@ def test_stalled_measurements_stop_in_a_batch_as_alone(monkeypatch: pytest.Monke
         assert [s["action"] for s in b.safeguards][-1] == "stop"
         assert b.iterations == a.iterations < 40 and not b.converged
     np.testing.assert_allclose(together.reconstruction, alone.reconstruction, atol=1e-4)
+
+
+def test_a_stop_is_reported_by_the_measurement_it_stopped_only() -> None:
+    """The batch's fallbacks concern every measurement in it; a stop only those it stopped."""
+    from types import SimpleNamespace
+
+    from sci_viewer.algorithms.deq_batch import BatchMember
+    from sci_viewer.solvers.safeguard import SafeguardAction
+
+    actions = [SafeguardAction(11, "restart", 1e-3), SafeguardAction(44, "stop", 1e-3), SafeguardAction(50, "stop", 1e-3)]
+    batch = SimpleNamespace(_iterator=SimpleNamespace(actions=actions), stopped={0: 44, 2: 50}, max_iter=60)
+    members = [BatchMember(batch, row) for row in range(3)]
+    for m in members:
+        m._k = 60
+    assert [[(a.k, a.action) for a in m.safeguards] for m in members] == [
+        [(11, "restart"), (44, "stop")], [(11, "restart")], [(11, "restart"), (50, "stop")]]

@@ -47,7 +47,7 @@ class EquilibriumBatch:
         rho = _stacked([s.rho for s in solvers], self._ys)
         self._rho = rho.view(-1, 1, 1) if isinstance(rho, torch.Tensor) else rho
         self._rows = list(range(len(solvers)))  # batch rows still iterating
-        self.stopped: set[int] = set()  # rows the stall safeguard stopped short of tol
+        self.stopped: dict[int, int] = {}  # row -> iteration at which the stall safeguard stopped it short of tol
         self._iterator = first.make_iterator(self._map(), torch.cat([s.start for s in solvers]))
         self.k = 0
         self._out: dict[int, tuple[torch.Tensor, float]] = {}
@@ -80,7 +80,7 @@ class EquilibriumBatch:
         # Converged, stopped or diverged rows end in the engine: freeze them, so they are not updated any more.
         flags = getattr(self._iterator, "stopped", None)
         stopped = [False] * len(self._rows) if flags is None else flags.tolist()
-        self.stopped.update(row for row, flag in zip(self._rows, stopped) if flag)
+        self.stopped.update((row, self.k) for row, flag in zip(self._rows, stopped) if flag and row not in self.stopped)
         keep = [i for i, (ri, ok, gone) in enumerate(zip(residuals, finite, stopped))
                 if ok and math.isfinite(ri) and ri > self.tol and not gone]
         share = len(self._rows)
@@ -127,9 +127,11 @@ class BatchMember:
 
     @property
     def safeguards(self) -> list[Any]:
-        """The stall safeguard's actions on the batch up to this measurement's iteration (they apply
-        to every measurement still in the batch)."""
-        return [a for a in getattr(self._batch._iterator, "actions", []) if a.k <= self._k]
+        """The stall safeguard's actions on the batch up to this measurement's iteration: its fallbacks
+        apply to every measurement still in the batch, a stop to the measurements it stopped."""
+        own_stop = self._batch.stopped.get(self._row)
+        return [a for a in getattr(self._batch._iterator, "actions", [])
+                if a.k <= self._k and (a.action != "stop" or a.k == own_stop)]
 
 
 def join_equilibrium_solvers(solvers: list[Any]) -> list[Any]:
