@@ -20,6 +20,16 @@ import numpy as np
 WINDOW, PERCENTILE = 9, 3.0
 #: at most about this many windows are fitted (their spacing grows on large frames)
 MAX_WINDOWS = 4096
+#: The measurement noise (0-255 frame scale, y's units) from which a measurement counts as noisy:
+#: DE-GAP's model ``auto`` takes the noise-aware model there (:mod:`sci_viewer.models.auto`, where
+#: the choice of 50 is measured) and PnP-GAP plain GAP instead of accelerated (``plain_when_noisy``).
+#: Noiseless captures read 1-26 (a textured scene's structure passes for noise), strong noise 59-105.
+NOISY_LEVEL = 50.0
+
+
+def is_noisy(sigma_y: float) -> bool:
+    """Whether a measurement of noise ``sigma_y`` (y's units, the frame scale of [0, 1]) counts as noisy."""
+    return sigma_y * 255.0 >= NOISY_LEVEL
 
 
 def _windows(a: np.ndarray, win: int, step: int) -> np.ndarray:

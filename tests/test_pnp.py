@@ -170,3 +170,21 @@ def test_relaxed_data_step_weighs_the_measurement_by_its_noise(small_demo, accel
     assert float(step_relaxed.norm()) < 0.9 * float(step_exact.norm())
     estimated, _ = _solver(small_demo, estimate_error=10.0)
     assert estimated.rho > 0 and "estimated from the capture" in estimated.notes[0]
+
+
+@pytest.mark.parametrize("noise, plain", [(5.0, False), (80.0, True)])
+def test_a_noisy_measurement_takes_plain_gap(small_demo, noise, plain):
+    """Accelerated GAP, the default, turns into plain GAP on a measurement whose noise is at least
+    NOISY_LEVEL (accelerated GAP accumulates the noise): said in the notes; plain_when_noisy off keeps it."""
+    from sci_viewer.noise import NOISY_LEVEL
+
+    assert PnpGapSettings().plain_when_noisy and NOISY_LEVEL == 50.0
+    solver, _ = _solver(small_demo, noise=noise)
+    assert solver.accelerate is not plain
+    assert any("plain GAP instead of accelerated" in n for n in solver.notes) is plain
+    kept, _ = _solver(small_demo, noise=noise, plain_when_noisy=False)
+    assert kept.accelerate and kept.notes == []
+    with torch.no_grad():  # plain GAP does not touch the running measurement
+        solver.x = solver.x * 0.5
+        solver.step()
+    assert torch.equal(solver.y1, solver.y) is plain

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sci_viewer.noise import NOISY_LEVEL
+
 AUTO = "auto"
 CLEAN_MODEL = "degap-default"
 NOISY_MODEL = "degap-noise"
@@ -22,8 +24,8 @@ NOISY_MODEL = "degap-noise"
 #: degap-default on every noiseless capture), and with the threshold at 20 / 30 / 40 / 50 / 60 / 80:
 #: +1.82 / +1.83 / +1.83 / +1.85 / +1.83 / +1.78 (worst -0.28 from 30 up). The estimates there were
 #: 2-26 on noiseless captures, 15-47 with moderate and 59-105 with strong noise; the benchmark
-#: scenes (noiseless) read 1-10, so their model stays degap-default.
-NOISE_THRESHOLD = 50.0
+#: scenes (noiseless) read 1-10, so their model stays degap-default. (:data:`sci_viewer.noise.NOISY_LEVEL`)
+NOISE_THRESHOLD = NOISY_LEVEL
 
 
 def choose(noise: float) -> str:
