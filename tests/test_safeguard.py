@@ -161,3 +161,15 @@ def test_only_the_stalled_sample_is_stopped(monkeypatch: pytest.MonkeyPatch) -> 
     assert [a.action for a in it.actions] == ["stop"]
     it.select(torch.tensor([0]))
     assert it.stopped.tolist() == [False]
+
+
+def test_tol_zero_runs_to_max_iter_past_a_final_stall(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tol 0 asks to run to max_iter (e.g. the stability check of `bench de-gap`): the stall after the
+    last fallback is recorded, the solve is not stopped."""
+    import sci_viewer.solvers.safeguard as safeguard
+
+    f, x0 = _contraction()
+    monkeypatch.setattr(safeguard, "AndersonIterator", _StuckAnderson)
+    monkeypatch.setattr(safeguard, "FixedPointIterator", _StuckPlain)
+    _, info, actions = safeguarded_anderson(f, x0, tol=0.0, max_iter=80)
+    assert [a.action for a in actions] == ["restart", "damp", "plain", "none"] and info.iterations == 80

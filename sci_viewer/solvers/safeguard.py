@@ -48,7 +48,8 @@ class SafeguardSettings:
     """``window``: steps watched; ``drop``: the best residual must fall below ``drop`` times its value
     ``window`` steps before; ``beta``: damping of the ``damp`` and ``plain`` fallbacks; ``actions``:
     the fallbacks in the order they are tried (a subset of :data:`ACTIONS`); ``stop``: a stall after
-    the last fallback stops the sample (else it is recorded and the solve goes on)."""
+    the last fallback stops the sample (else, and always with ``tol`` 0, which asks to run to
+    ``max_iter``, it is recorded and the solve goes on)."""
 
     window: int = 10
     drop: float = 0.8
@@ -191,7 +192,7 @@ class SafeguardedIterator:
         if bool(stalled.any()):
             if self._pending:
                 self._fall_back(float(self.detector.best[stalled].max()))
-            elif self.settings.stop:
+            elif self.settings.stop and self.tol > 0:  # tol 0 asks to run to max_iter: recorded, not stopped
                 self._stop(stalled & ~self._stopped)
             elif not self._exhausted:
                 self.actions.append(SafeguardAction(self.iterations, "none", float(self.detector.best[stalled].max())))
