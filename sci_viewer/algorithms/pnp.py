@@ -4,7 +4,8 @@ Iteration k projects (accelerated GAP: a running measurement ``y1 += y - A x``) 
 the schedule's noise level: ``sigmas[0]`` for the first ``iters_per_level`` iterations, then
 ``sigmas[1]``, ...; past the end of the schedule the last level repeats until ``iterations``.
 A noise-conditioned denoiser receives the level; for the others the schedule only sets the
-iteration counts. The residual is ``||x_k - x_{k-1}|| / ||x_k||``. There is no stopping rule: the
+iteration counts. On a noisy measurement (``plain_when_noisy``, :data:`sci_viewer.noise.NOISY_LEVEL`)
+it takes plain GAP, whose data step does not accumulate the measurement's noise. The residual is ``||x_k - x_{k-1}|| / ||x_k||``. There is no stopping rule: the
 quality depends on the schedule and on when one stops (run long, it drifts), which is what DE-GAP
 is meant to fix.
 """
@@ -61,8 +62,7 @@ class PnpGapSettings:
     estimate_error: float = field(default=0.0, metadata={
         "min": 0, "max": 255,
         "help": "0: the exact GAP projection, as PnP-SCI; > 0: the data step relaxed by the measurement noise "
-                "sigma_y, x = v + A^T((y - A v) / (Phi_sum + (sigma_y / estimate_error)^2)), as DE-GAP's "
-                "(for noisy captures, with accelerate off)"})
+                "sigma_y, x = v + A^T((y - A v) / (Phi_sum + (sigma_y / estimate_error)^2)), as DE-GAP's"})
 
 
 class PnpGapSolver:
