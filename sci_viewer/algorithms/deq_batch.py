@@ -3,9 +3,10 @@
 The solvers of a capture's measurements share one mask and one settings; those with one model
 (DE-GAP's ``auto`` may choose one per measurement) are joined: their iterates are stacked
 (N, B, H, W) and one Anderson (or plain) iterator takes every step for all of them: one evaluation
-of the network on the batch instead of N. Each sample's history, residual and stopping are its own (the iterators are batched per sample), so a measurement gives what it gives
-alone, up to floating point: as soon as its residual reaches ``tol`` (or turns non-finite, which
-ends it in the engine) it leaves the batch and is frozen, and the batch shrinks.
+of the network on the batch instead of N. Each sample's history, residual and stopping are its own
+(the iterators are batched per sample), so a measurement gives what it gives alone, up to floating
+point: as soon as its residual reaches ``tol`` (or turns non-finite, or the stall safeguard stops it,
+which ends it in the engine) it leaves the batch and is frozen, and the batch shrinks.
 
 The engine drives the joined solvers in lockstep (:func:`sci_viewer.batching.round_robin`): the
 first to ask for iteration k makes the batched step, the others read their row of it.
