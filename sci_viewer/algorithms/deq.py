@@ -166,6 +166,17 @@ def measurement_noise(op: Cacti, y: torch.Tensor, noise: float | None) -> float:
     return estimate_measurement_sigma(y.detach().cpu().numpy(), op.mask.detach().cpu().numpy())
 
 
+def noise_note(op: Cacti, noise_y: float, estimated: bool, rho: float = 0.0) -> str:
+    """The measurement noise (y's units) for the log and the report, and with ``rho`` > 0 the relaxed
+    data step's weight and how much of an exact projection the measurement keeps."""
+    text = f"measurement noise {noise_y * 255:.2f}/255 ({'estimated from the capture' if estimated else 'given'})"
+    if rho > 0:
+        phi = float(op.phi_sum.mean())
+        text += (f"; relaxed data step rho = {rho:.3g} (mean Phi_sum {phi:.3g}: the measurement weighs "
+                 f"{phi / (phi + rho):.0%} of an exact projection)")
+    return text
+
+
 def map_sigma(net: nn.Module, op: Cacti, y: torch.Tensor, sigma: float | None, noise: float | None,
               rho: float = 0.0) -> float | None:
     """The noise level (0-1 scale) DE-GAP's map gives the denoiser: ``sigma`` (0-255) when set; for a
@@ -236,12 +247,7 @@ class DeGapSolver:
         """What the solve took from the measurement noise, for the log and the report."""
         if self.noise_y is None:
             return []
-        phi = float(self.op.phi_sum.mean())
-        source = "estimated from the capture" if estimated else "given"
-        text = f"measurement noise {self.noise_y * 255:.2f}/255 ({source})"
-        if self.rho > 0:
-            text += (f"; relaxed data step rho = {self.rho:.3g} (mean Phi_sum {phi:.3g}: the measurement weighs "
-                     f"{phi / (phi + self.rho):.0%} of an exact projection)")
+        text = noise_note(self.op, self.noise_y, estimated, self.rho)
         if self.sigma is not None:
             text += f"; denoiser told sigma {self.sigma * 255:.2f}/255"
         return [text]

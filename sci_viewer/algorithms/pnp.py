@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 
 from sci_viewer.algorithms.base import AlgorithmSpec, register_algorithm
-from sci_viewer.algorithms.deq import NOISE_FIELD, check_model_kind, get_denoiser, measurement_noise
+from sci_viewer.algorithms.deq import NOISE_FIELD, check_model_kind, get_denoiser, measurement_noise, noise_note
 from sci_viewer.algorithms.gap_tv import GAP_TV_START_FIELD, gap_tv_start
 from sci_viewer.errors import JobError
 from sci_viewer.models import DENOISER, denoise, denoiser_model_names
@@ -82,18 +82,14 @@ class PnpGapSolver:
         #: the relaxed data step's weight (0: exact) and accelerated GAP or not, from the measurement noise
         self.rho, self.accelerate, self.notes = 0.0, settings.accelerate, []
         if settings.estimate_error > 0 or (settings.accelerate and settings.plain_when_noisy):
-            noise_y = measurement_noise(op, y, settings.noise)
-            said = f"measurement noise {noise_y * 255:.2f}/255 " \
-                   f"({'estimated from the capture' if settings.noise is None else 'given'})"
+            noise_y, estimated = measurement_noise(op, y, settings.noise), settings.noise is None
             if settings.estimate_error > 0:
                 self.rho = relaxation(noise_y, settings.estimate_error / 255.0)
-                phi = float(op.phi_sum.mean())
-                self.notes.append(f"{said}; relaxed data step rho = {self.rho:.3g} (the measurement weighs "
-                                  f"{phi / (phi + self.rho):.0%} of an exact projection)")
+                self.notes.append(noise_note(op, noise_y, estimated, self.rho))
             if self.accelerate and settings.plain_when_noisy and is_noisy(noise_y):
                 self.accelerate = False
-                self.notes.append(f"{said}, at least {NOISY_LEVEL:g}/255: plain GAP instead of accelerated "
-                                  "(plain_when_noisy)")
+                self.notes.append(f"{noise_note(op, noise_y, estimated)}, at least {NOISY_LEVEL:g}/255: plain GAP "
+                                  "instead of accelerated (plain_when_noisy)")
 
     def state(self) -> dict[str, torch.Tensor]:
         """What continuing needs besides the estimate: the running measurement and the schedule's place."""
