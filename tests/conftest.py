@@ -52,3 +52,27 @@ def window_and_dialogs(qtbot, tmp_path, monkeypatch):
 @pytest.fixture
 def window(window_and_dialogs):
     return window_and_dialogs[0]
+
+
+@pytest.fixture(autouse=True)
+def _qt_objects_are_deleted_on_the_gui_thread(request):
+    """After a test that used Qt: wait for its worker threads to end, then delete its closed widgets
+    and collect its garbage here, on the GUI thread, while nothing else runs. Left to Python's garbage
+    collector, a window of an earlier test can be destroyed from whatever thread allocates next,
+    while a later test's worker is running (a deadlock between Qt's locks and the GIL)."""
+    yield
+    if "qtbot" not in request.fixturenames:
+        return
+    import gc
+    import time
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from sci_viewer.gui.worker import running_threads
+
+    deadline = time.monotonic() + 60
+    while running_threads() and time.monotonic() < deadline:
+        QCoreApplication.processEvents()
+        time.sleep(0.01)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()

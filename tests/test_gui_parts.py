@@ -301,6 +301,22 @@ def test_workers_are_deleted_on_the_gui_thread(qtbot):
     assert seen[0] is not thread
 
 
+def test_running_threads_lists_a_worker_until_its_thread_ends(qtbot):
+    import threading
+
+    from PySide6.QtCore import QObject
+
+    from sci_viewer.gui.worker import TaskWorker, running_threads, start_worker
+
+    release = threading.Event()
+    parent = QObject()
+    worker = TaskWorker(lambda progress, cancel: release.wait(30))  # kept: the thread does not own it
+    thread = start_worker(worker, parent)
+    assert thread in running_threads()
+    release.set()
+    qtbot.waitUntil(lambda: thread not in running_threads(), timeout=RUN_TIMEOUT_MS)
+
+
 def test_hover_and_pixel_readouts(qtbot, window, small_demo):
     import math
 

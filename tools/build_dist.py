@@ -34,7 +34,10 @@ def build(out: Path) -> tuple[Path, Path]:
     sdist = _backend("build_sdist", REPO, out)
     with tempfile.TemporaryDirectory() as tmp:
         with tarfile.open(sdist) as tar:
-            tar.extractall(tmp, filter="data")
+            # the 'data' filter (refuse links and paths out of tmp) is in 3.11.4 and later; our own sdist
+            # is trusted, so an older 3.11 extracts it plainly
+            kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            tar.extractall(tmp, **kwargs)
         (unpacked,) = Path(tmp).iterdir()
         wheel = _backend("build_wheel", unpacked, out)
     return sdist, wheel

@@ -122,6 +122,22 @@ class TaskWorker(QObject):
             self.sigDone.emit()
 
 
+_running: set[QThread] = set()  # threads start_worker started, pruned by running_threads()
+
+
+def running_threads() -> list[QThread]:
+    """The worker threads started by :func:`start_worker` that have not finished yet (tests wait
+    for none to be left before Qt objects of a finished test are deleted)."""
+    for worker_thread in list(_running):
+        try:
+            if worker_thread.isRunning():
+                continue
+        except RuntimeError:  # deleted by its deleteLater: it had finished
+            pass
+        _running.discard(worker_thread)
+    return list(_running)
+
+
 def start_worker(worker: JobWorker | TaskWorker, parent: QObject,
                  on_finished: Callable[[], None] | None = None) -> QThread:
     """Move ``worker`` to a new QThread owned by ``parent``, start it and return the thread.
@@ -137,6 +153,7 @@ def start_worker(worker: JobWorker | TaskWorker, parent: QObject,
     worker_thread.started.connect(worker.process)
     # Direct: the worker thread ends its own loop, so no GUI-thread event is needed to finish.
     worker.sigDone.connect(worker_thread.quit, Qt.ConnectionType.DirectConnection)
+    _running.add(worker_thread)
     worker_thread.finished.connect(worker.deleteLater)
     worker_thread.finished.connect(worker_thread.deleteLater)
     if on_finished is not None:
