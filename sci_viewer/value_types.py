@@ -7,6 +7,7 @@ a non-boolean switch or a scalar for a list with a message naming the setting.
 from __future__ import annotations
 
 import math
+import re
 import types
 import typing
 from typing import Any
@@ -15,6 +16,8 @@ from sci_viewer.errors import JobError
 
 _KINDS = {bool: "true or false", int: "a whole number", float: "a finite number", str: "text"}
 _LIST_KINDS = {int: "a list of whole numbers", float: "a list of numbers", str: "a list of text values"}
+# YAML 1.1 (PyYAML) reads a number in exponent form without a decimal point (1e-4, 5E+3) as text
+_EXPONENT_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 def unwrap_optional(tp: Any) -> tuple[Any, bool]:
@@ -42,7 +45,8 @@ def check_range(label: str, name: str, meta: Any, value: Any) -> None:
 
 def checked_value(label: str, name: str, hint: Any, value: Any) -> Any:
     """``value`` if it fits the declared type ``hint`` (an int where a float is declared becomes a
-    float; a ``list[X]`` is checked item by item); otherwise a JobError naming the setting."""
+    float, and so does text such as '5e-5', which YAML 1.1 does not read as a number; a ``list[X]``
+    is checked item by item); otherwise a JobError naming the setting."""
     tp, optional = unwrap_optional(hint)
     if value is None and optional:
         return None
@@ -56,6 +60,8 @@ def checked_value(label: str, name: str, hint: Any, value: Any) -> Any:
             raise JobError(f"{label} setting {name} must be {_LIST_KINDS.get(item, 'a list')}, got {value!r}.") from None
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if tp is float and isinstance(value, str) and _EXPONENT_NUMBER.fullmatch(value.strip()):
+        value = float(value)  # '--set tol=5e-5' or 'lr: 1e-4' in a YAML file
     fits = {
         bool: isinstance(value, bool),
         int: isinstance(value, int) and not isinstance(value, bool),

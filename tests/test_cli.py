@@ -49,6 +49,19 @@ def test_reconstruct_demo_exports_video_and_config(tmp_path):
     assert len(metrics.read_text().strip().splitlines()) == 1 + 2 * 4
 
 
+def test_a_number_in_exponent_form_is_a_number(tmp_path):
+    """YAML 1.1 reads 5e-2 (no decimal point) as text; --set and run configurations take it as the number."""
+    out = tmp_path / "demo.npz"
+    assert main(["reconstruct", "--iters", "2", "--set", "tv_weight=5e-2", "--measurements", "0", "--quiet",
+                 "--out", str(out)]) == 0
+    config = yaml.safe_load((tmp_path / "demo.npz.yaml").read_text())
+    assert config["settings"]["tv_weight"] == 0.05
+    replay = tmp_path / "run.yaml"
+    replay.write_text("algo: de-gap\nsettings: {tol: 1e-3, max_iter: 2}\nmeasurements: [0]\n")
+    assert main(["reconstruct", "--config", str(replay), "--quiet", "--out", str(tmp_path / "again.npz")]) == 0
+    assert yaml.safe_load((tmp_path / "again.npz.yaml").read_text())["settings"]["tol"] == 1e-3
+
+
 def test_missing_mask_is_a_clear_error(shared_data, capsys):
     code = main(["reconstruct", str(shared_data / "real" / "meas_waterBalloon_cr_10.mat"), "--quiet"])
     assert code == 2

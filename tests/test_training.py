@@ -503,3 +503,11 @@ def test_every_shipped_config_loads_and_can_start_from_its_model():
             net.grow_from(blob["state_dict"])
         else:
             net.load_state_dict(blob["state_dict"])
+
+
+def test_a_config_number_in_exponent_form_is_read_as_a_number():
+    """lr: 1e-4 (YAML 1.1 text, no decimal point) is the number; 'abc' is still refused by name."""
+    cfg = config_from_dict(yaml.safe_load("pretrain: {lr: 1e-4}\ndeq: {tol: 5E-5}"))
+    assert cfg.pretrain.lr == 1e-4 and cfg.deq.tol == 5e-5
+    with pytest.raises(Exception, match="lr"):
+        config_from_dict(yaml.safe_load("pretrain: {lr: abc}"))
