@@ -75,7 +75,7 @@ def test_settings_take_their_declared_types():
 
 def test_converges_to_tol_with_one_event_per_iteration(smoother_file, small_demo):
     events: list[IterationEvent] = []
-    fin = execute(Job(small_demo, "de-gap", {"model": smoother_file, "tol": 1e-5}, device="cpu",
+    fin = execute(Job(small_demo, "de-gap", {"model": smoother_file, "tol": 1e-5, "noisy_tol": 0.0}, device="cpu",
                       measurements=[0]),
                   lambda e: events.append(e) if isinstance(e, IterationEvent) else None)
     (res,) = fin.results
@@ -88,7 +88,7 @@ def test_converges_to_tol_with_one_event_per_iteration(smoother_file, small_demo
 
 @pytest.mark.parametrize("estimate_error", [0.0, 10.0])  # the exact GAP projection, and the relaxed data step
 def test_fixed_point_really_is_one(smoother_file, small_demo, estimate_error):
-    settings = {"model": smoother_file, "tol": 1e-6, "estimate_error": estimate_error}
+    settings = {"model": smoother_file, "tol": 1e-6, "estimate_error": estimate_error, "noisy_tol": 0.0}
     fin = execute(Job(small_demo, "de-gap", settings, device="cpu", measurements=[0]))
     x = torch.from_numpy(fin.results[0].estimate)[None]
     op = Cacti(torch.from_numpy(small_demo.mask_float()))
@@ -104,7 +104,7 @@ def test_tol_and_max_iter_are_honoured(smoother_file):
     cap = _capture()
     counts = []
     for tol in (1e-2, 1e-4, 1e-6):
-        (res,) = execute(Job(cap, "de-gap", {"model": smoother_file, "tol": tol}, device="cpu")).results
+        (res,) = execute(Job(cap, "de-gap", {"model": smoother_file, "tol": tol, "noisy_tol": 0.0}, device="cpu")).results
         assert res.converged and res.final_residual <= tol
         counts.append(res.iterations)
     assert counts[0] < counts[1] < counts[2]
@@ -126,8 +126,8 @@ def test_anderson_needs_fewer_iterations_than_plain(smoother_file):
 
 def test_warm_start_from_the_fixed_point_converges_at_once(smoother_file):
     cap = _capture()
-    first = execute(Job(cap, "de-gap", {"model": smoother_file, "tol": 1e-6}, device="cpu"))
-    again = execute(Job(cap, "de-gap", {"model": smoother_file, "tol": 1e-5}, device="cpu",
+    first = execute(Job(cap, "de-gap", {"model": smoother_file, "tol": 1e-6, "noisy_tol": 0.0}, device="cpu"))
+    again = execute(Job(cap, "de-gap", {"model": smoother_file, "tol": 1e-5, "noisy_tol": 0.0}, device="cpu",
                         warm_start=first.reconstruction, k_offset=first.results[0].iterations))
     (res,) = again.results
     assert res.converged and res.iterations - first.results[0].iterations <= 2
@@ -161,7 +161,7 @@ def test_time_spent_on_the_start_is_counted(smoother_file, monkeypatch):
 
 def test_the_start_does_not_move_the_fixed_point(smoother_file):
     cap = _capture()
-    ends = [execute(Job(cap, "de-gap", {"model": smoother_file, "tol": 1e-7, "gap_tv_start": n},
+    ends = [execute(Job(cap, "de-gap", {"model": smoother_file, "tol": 1e-7, "gap_tv_start": n, "noisy_tol": 0.0},
                         device="cpu")).results[0] for n in (0, 20)]
     assert all(r.converged for r in ends)
     assert np.abs(ends[0].estimate - ends[1].estimate).max() < 1e-4

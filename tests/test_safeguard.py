@@ -99,7 +99,7 @@ def test_engine_reports_safeguard_actions(monkeypatch: pytest.MonkeyPatch) -> No
     cap = demo_capture(size=32, n_frames=8, n_meas=1)
     notices: list[str] = []
     settings = {"model": "degap-default", "tol": 1e-12, "max_iter": 30, "gap_tv_start": 0,
-                "estimate_error": 0.0}  # notices: the safeguard's only
+                "estimate_error": 0.0, "noisy_tol": 0.0}  # notices: the safeguard's only
     fin = execute(Job(cap, "de-gap", settings, device="cpu"),
                   callback=lambda e: notices.append(e.message) if isinstance(e, NoticeEvent) else None)
     measurement = fin.report()["measurements"][0]

@@ -37,7 +37,8 @@ class EquilibriumBatch:
             if other.net is not first.net or other.s != first.s or other.op.mask.shape != first.op.mask.shape:
                 raise JobError(f"{first.label}: only measurements with one model, one settings and one mask "
                                "can be solved together.")
-        self.label, self.tol, self.max_iter = first.label, first.s.tol, first.max_iter
+        self.label, self.max_iter = first.label, first.max_iter
+        self.tols = [s.tol for s in solvers]  # per measurement: DE-GAP raises a noisy one's (noise_tolerance)
         self._net, self._op, self._clip = first.net, first.op, first.s.clip
         self._ys = torch.stack([s.y for s in solvers])
         # per measurement, its saturated pixels (Cacti.valid), or None when no measurement has any
@@ -49,7 +50,8 @@ class EquilibriumBatch:
         self._rho = rho.view(-1, 1, 1) if isinstance(rho, torch.Tensor) else rho
         self._rows = list(range(len(solvers)))  # batch rows still iterating
         self.stopped: dict[int, int] = {}  # row -> iteration at which the stall safeguard stopped it short of tol
-        self._iterator = first.make_iterator(self._map(), torch.cat([s.start for s in solvers]))
+        tol = self.tols[0] if len(set(self.tols)) == 1 else torch.tensor(self.tols, dtype=torch.float64)
+        self._iterator = first.make_iterator(self._map(), torch.cat([s.start for s in solvers]), tol)
         self.k = 0
         self._out: dict[int, tuple[torch.Tensor, float]] = {}
         self._share = 0.0
@@ -82,8 +84,8 @@ class EquilibriumBatch:
         flags = getattr(self._iterator, "stopped", None)
         stopped = [False] * len(self._rows) if flags is None else flags.tolist()
         self.stopped.update((row, self.k) for row, flag in zip(self._rows, stopped) if flag and row not in self.stopped)
-        keep = [i for i, (ri, ok, gone) in enumerate(zip(residuals, finite, stopped))
-                if ok and math.isfinite(ri) and ri > self.tol and not gone]
+        keep = [i for i, (row, ri, ok, gone) in enumerate(zip(self._rows, residuals, finite, stopped))
+                if ok and math.isfinite(ri) and ri > self.tols[row] and not gone]
         share = len(self._rows)
         if len(keep) < len(self._rows):
             self._rows = [self._rows[i] for i in keep]
@@ -121,7 +123,7 @@ class BatchMember:
         return fx, self.residual
 
     def converged(self) -> bool:
-        return self.residual <= self._batch.tol
+        return self.residual <= self._batch.tols[self._row]
 
     def stopped(self) -> bool:
         return self._row in self._batch.stopped

@@ -97,8 +97,9 @@ class StallDetector:
         self.ref: torch.Tensor | None = None
         self.since: torch.Tensor | None = None  # (N,) steps without enough progress
 
-    def update(self, r: torch.Tensor, tol: float) -> torch.Tensor:
-        """Take step residuals ``r`` (N,); return the (N,) bool of samples stalled now (not at tol)."""
+    def update(self, r: torch.Tensor, tol: float | torch.Tensor) -> torch.Tensor:
+        """Take step residuals ``r`` (N,); return the (N,) bool of samples stalled now, short of ``tol``
+        (one, or (N,) one per sample)."""
         r = r.detach().double().cpu()
         r = torch.where(torch.isfinite(r), r, torch.full_like(r, float("inf")))
         if self.best is None:
@@ -134,9 +135,11 @@ class SafeguardedIterator:
     the safeguard did, :attr:`stopped` which samples it stopped. Plain iteration chosen by the user
     has no fallback: its first stall stops it (or is recorded, with ``settings.stop`` off)."""
 
-    def __init__(self, f: FixedPointMap, x0: torch.Tensor, anderson: AndersonSettings | None, *, tol: float,
-                 plain_beta: float = 1.0, settings: SafeguardSettings | None = None) -> None:
-        self._f, self.anderson, self.tol = f, anderson, tol
+    def __init__(self, f: FixedPointMap, x0: torch.Tensor, anderson: AndersonSettings | None, *,
+                 tol: float | torch.Tensor, plain_beta: float = 1.0, settings: SafeguardSettings | None = None) -> None:
+        # tol: one for all samples, or (N,) one per sample (a batched solve of measurements of different noise)
+        self._f, self.anderson = f, anderson
+        self.tol = tol.detach().double().cpu() if isinstance(tol, torch.Tensor) else tol
         self.settings = settings or SafeguardSettings()
         self.inner: AndersonIterator | FixedPointIterator = (
             AndersonIterator(f, x0, anderson) if anderson is not None
@@ -173,6 +176,8 @@ class SafeguardedIterator:
         """Keep only the samples ``rows``, as the wrapped iterator's ``select``."""
         self.inner.select(rows)
         self.detector.select(rows)
+        if isinstance(self.tol, torch.Tensor):
+            self.tol = self.tol[rows.cpu()]
         if self._stopped is not None:
             self._stopped = self._stopped[rows.cpu()]
         if self._best_fx is not None:
@@ -192,7 +197,8 @@ class SafeguardedIterator:
         if bool(stalled.any()):
             if self._pending:
                 self._fall_back(float(self.detector.best[stalled].max()))
-            elif self.settings.stop and self.tol > 0:  # tol 0 asks to run to max_iter: recorded, not stopped
+            elif self.settings.stop and bool((torch.as_tensor(self.tol) > 0).all()):
+                # tol 0 asks to run to max_iter: recorded, not stopped
                 self._stop(stalled & ~self._stopped)
             elif not self._exhausted:
                 self.actions.append(SafeguardAction(self.iterations, "none", float(self.detector.best[stalled].max())))
