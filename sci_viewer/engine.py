@@ -104,6 +104,9 @@ class IterationEvent:
     # ||y - A x_k|| / ||y||: what the measurement still disagrees with (needs no ground truth);
     # None where metrics are not tracked
     data_residual: float | None = None
+    # the tolerance this measurement is solved to (fixed-point solvers; DE-GAP raises a noisy one's,
+    # see sci_viewer.noise.noise_tolerance); None for a fixed iteration count
+    tol: float | None = None
 
 
 @dataclass
@@ -290,7 +293,8 @@ def _run_measurement(job: Job, spec, device: torch.device, started: _Started, ca
                 if preview or k % max(1, job.ssim_every) == 0:
                     s = ssim(x, truth)
             estimate = x.float().cpu().numpy() if preview else None
-        event = IterationEvent(job.job_id, index, position, k_offset + k, residual, p, s, estimate, seconds, dr)
+        event = IterationEvent(job.job_id, index, position, k_offset + k, residual, p, s, estimate, seconds, dr,
+                               getattr(solver, "tol", None))
         trace.append(IterationEvent(**{**event.__dict__, "estimate": None}))
         yield event
         for action in getattr(solver, "safeguards", ())[len(safeguards):]:

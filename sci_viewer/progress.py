@@ -105,9 +105,13 @@ class TimeEstimator:
         tol = settings.get("tol") if "iterations" not in settings else None
         return cls(n_measurements, cap, float(tol) if isinstance(tol, (int, float)) else None)
 
-    def update(self, position: int, k: int, residual: float, seconds: float) -> None:
+    def update(self, position: int, k: int, residual: float, seconds: float, tol: float | None = None) -> None:
         """Iteration ``k`` (1-based, counted in this job) of the measurement at ``position`` ended
-        ``seconds`` of solver time after that measurement began, with this fixed-point residual."""
+        ``seconds`` of solver time after that measurement began, with this fixed-point residual;
+        ``tol``: the tolerance that measurement is solved to, where the solver says (DE-GAP raises a
+        noisy measurement's above the settings' ``tol``)."""
+        if tol and self.tol is not None:
+            self.tol = float(tol)
         if position != self._position:
             self._position = position
             self._ks.clear()

@@ -43,6 +43,10 @@ def test_a_noisy_measurement_is_solved_to_the_looser_tol_and_says_so_alone_and_i
     assert not any("tol" in n for n in clean.notes)  # noiseless: DE-GAP's tol, 2e-5
     assert any(n.startswith("tol 0.0001 instead of 2e-05") for n in noisy.notes), noisy.notes
     assert noisy.converged and 2e-5 < noisy.final_residual <= 1e-4
+    # the event stream says it (the app's time-left estimate extrapolates to it), alone and in a batch
+    for run in runs.values():
+        assert [e.tol for e in run.trace if e.position == 1] == pytest.approx([1e-4] * noisy.iterations)
+        assert {e.tol for e in run.trace if e.position == 0} == {2e-5}
     assert clean.final_residual <= 2e-5 or not clean.converged
     # one batched solve keeps each measurement's own tol: the same iterations and estimates as alone
     assert [r.iterations for r in runs[2].results] == [r.iterations for r in runs[1].results]

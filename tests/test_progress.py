@@ -30,6 +30,17 @@ def test_fixed_point_solver_extrapolates_its_residual_to_tol():
     assert e.run_s == pytest.approx(e.measurement_s)
 
 
+def test_the_tol_a_solver_reports_replaces_the_settings_one():
+    """DE-GAP solves a noisy measurement to a looser tol (noisy_tol): the estimate extrapolates to it."""
+    est = TimeEstimator(n_measurements=1, cap=500, tol=1e-5)
+    for k in range(1, 21):
+        est.update(0, k, residual=0.1 * 0.8 ** k, seconds=0.2 * k, tol=1e-4)
+    assert est.estimate().iterations_left == math.ceil(math.log(1e-3) / math.log(0.8)) - 20
+    count = TimeEstimator(n_measurements=1, cap=40)  # a fixed iteration count has no tol to replace
+    count.update(0, 1, residual=0.5, seconds=0.1, tol=1e-4)
+    assert count.estimate().basis == "count"
+
+
 def test_a_residual_that_does_not_fall_is_bounded_by_the_cap():
     est = TimeEstimator(n_measurements=1, cap=50, tol=1e-5)
     for k in range(1, 11):

@@ -122,8 +122,13 @@ class BatchMember:
         fx, self.residual, self.step_seconds = self._batch.advance(self._row, self._k)
         return fx, self.residual
 
+    @property
+    def tol(self) -> float:
+        """The tolerance this measurement is solved to (its own solver's)."""
+        return self._batch.tols[self._row]
+
     def converged(self) -> bool:
-        return self.residual <= self._batch.tols[self._row]
+        return self.residual <= self.tol
 
     def stopped(self) -> bool:
         return self._row in self._batch.stopped

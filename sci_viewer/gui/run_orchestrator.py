@@ -163,7 +163,7 @@ class RunOrchestrator(QObject):
             self._done[event.position] = local
             w.status.set_progress(sum(self._done.values()))
         if self.estimator is not None:
-            self.estimator.update(event.position, local, event.residual, event.seconds)
+            self.estimator.update(event.position, local, event.residual, event.seconds, event.tol)
             w.status.set_estimate(self.estimator.estimate())
         shown = w.video.measurement()
         # the views follow the measurement being reconstructed (in a batch: the one shown, while it runs)
