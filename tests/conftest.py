@@ -64,15 +64,12 @@ def _qt_objects_are_deleted_on_the_gui_thread(request):
     if "qtbot" not in request.fixturenames:
         return
     import gc
-    import time
 
     from PySide6.QtCore import QCoreApplication, QEvent
 
-    from sci_viewer.gui.worker import running_threads
+    from sci_viewer.gui.worker import join_thread, running_threads
 
-    deadline = time.monotonic() + 60
-    while running_threads() and time.monotonic() < deadline:
-        QCoreApplication.processEvents()
-        time.sleep(0.01)
+    for worker_thread in running_threads():  # a worker thread ends its own loop: no GUI events needed
+        join_thread(worker_thread, 60.0)
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     gc.collect()
