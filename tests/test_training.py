@@ -480,6 +480,9 @@ def test_bench_validation_scores_any_model_on_a_configs_held_out_set(tmp_path, d
     (row,) = json.loads(rows_path.read_text())
     assert row["val_psnr"] == pytest.approx((row["val_psnr_iid"] + row["val_psnr_noisy"]) / 2)
     assert row["val_iters"] <= 3  # the config's val.max_iter
+    # the share of solves at tol: all of them exactly when the largest residual is at tol (1e-4, the default)
+    assert 0.0 <= row["val_reached"] <= 1.0 and (row["val_reached"] == 1.0) == (row["val_residual"] <= 1e-4)
+    assert f"at tol {100 * row['val_reached']:.0f} %" in out
 
 
 def test_every_shipped_config_loads_and_can_start_from_its_model():

@@ -44,6 +44,11 @@ def validate_model(cfg: Any, model: str, device: str, sigma_offset: float | None
     return {"model": model, "sigma_offset": deq.sigma_offset, "seconds": time.perf_counter() - t0, **out}
 
 
+def _reached(row: dict[str, Any]) -> str:
+    """How many validation solves reached tol (a DE-GAP validation; a denoising one has none)."""
+    return "" if row.get("val_reached") is None else f"  at tol {100 * row['val_reached']:.0f} %"
+
+
 def run(args: argparse.Namespace) -> int:
     from sci_viewer.locations import training_config_path
     from sci_viewer.training.config import load_config
@@ -59,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
             extra = "  ".join(f"{k[len('val_'):]} {v:.2f}" for k, v in row.items()
                               if k.startswith("val_psnr_") and isinstance(v, float))
             print(f"{model:28} sigma_offset {row['sigma_offset']!s:5} val_psnr {row['val_psnr']:.2f} dB  {extra}  "
-                  f"iterations {row['val_iters']}  residual {row['val_residual']:.1e}  ({row['seconds']:.0f} s)",
+                  f"iterations {row['val_iters']}  residual {row['val_residual']:.1e}{_reached(row)}  ({row['seconds']:.0f} s)",
                   flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
