@@ -45,7 +45,7 @@ def validate_model(cfg: Any, model: str, device: str, sigma_offset: float | None
 
 
 def _reached(row: dict[str, Any]) -> str:
-    """How many validation solves reached tol (a DE-GAP validation; a denoising one has none)."""
+    """The share of validation solves that reached tol (a DE-GAP validation; a denoising one has none)."""
     return "" if row.get("val_reached") is None else f"  at tol {100 * row['val_reached']:.0f} %"
 
 

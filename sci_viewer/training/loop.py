@@ -357,7 +357,7 @@ class Trainer:
                 out[f"val_psnr_{kind}"] = psnrs[-1]
         self.net.train(was_training)
         # val_reached: the share of the validation solves that reached val.tol within val.max_iter; below 1
-        # the PSNR is that of an iterate, not of the fixed point inference converges to (it may be higher)
+        # the PSNR is that of an iterate, not of the fixed point inference converges to (above or below it)
         return {"val_psnr": float(np.mean(psnrs)), "val_iters": max(iters), "val_residual": max(residuals),
                 "val_reached": float(np.mean(reached)), **out}
 
