@@ -84,3 +84,9 @@ def max_residual(info: SolverInfo) -> float:
     """The batch's largest final relative residual ``||f(x)-x|| / ||f(x)||`` (inf before any step)."""
     r = info.final_residual
     return float(r.max()) if r.numel() else float("inf")
+
+
+def share_at_tol(info: SolverInfo, tol: float) -> float:
+    """The share of the batch whose final residual reached ``tol`` (0 before any step)."""
+    r = info.final_residual
+    return float((r <= tol).float().mean()) if r.numel() else 0.0

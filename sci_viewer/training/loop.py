@@ -37,7 +37,7 @@ from sci_viewer.training.checkpoint import load_checkpoint, save_checkpoint
 from sci_viewer.training.config import TrainConfig
 from sci_viewer.training.distributed import SINGLE, Ranks, rank_seed
 from sci_viewer.training.data import VideoSampler, default_root, split_scenes, validation_set
-from sci_viewer.training.fixed_point import equilibrium, max_residual
+from sci_viewer.training.fixed_point import equilibrium, max_residual, share_at_tol
 from sci_viewer.training.losses import fixed_point_residual, jacobian_penalty, mse, psnr
 from sci_viewer.training.sim import (BatchCacti, kind_masks, map_noise, noisy_measurements, random_masks,
                                     validation_capture)
@@ -351,8 +351,7 @@ class Trainer:
             psnrs.append(psnr(z, gt))
             iters.append(info.iterations)
             residuals.append(max_residual(info))
-            r = info.final_residual
-            reached.append(float((r <= vc.tol).float().mean()) if r.numel() else 0.0)
+            reached.append(share_at_tol(info, vc.tol))
             if len(vc.masks) > 1:
                 out[f"val_psnr_{kind}"] = psnrs[-1]
         self.net.train(was_training)
