@@ -175,6 +175,19 @@ def test_start_line_gives_the_parameter_count(tmp_path, davis, capsys):
     assert f"'tiny' ({params:,} parameters)" in capsys.readouterr().out
 
 
+def test_threads_option_overrides_the_config(tmp_path, davis, monkeypatch):
+    calls = []
+    monkeypatch.setattr(torch, "set_num_threads", calls.append)
+    cfg_path = _write(tmp_path, dict(TINY, threads=1))
+    assert main(["train", "--config", str(cfg_path), "--out", str(tmp_path / "a"), "--quiet", "--max-steps", "0"]) == 0
+    assert calls == [1]
+    assert main(["train", "--config", str(cfg_path), "--out", str(tmp_path / "b"), "--quiet", "--max-steps", "0",
+                 "--threads", "3"]) == 0
+    assert calls == [1, 3]
+    with pytest.raises(SystemExit):
+        main(["train", "--config", str(cfg_path), "--out", str(tmp_path / "c"), "--threads", "-1"])
+
+
 def test_missing_init_from_file_is_named(tmp_path, davis):
     cfg_path = _write(tmp_path, dict(TINY, init_from=str(tmp_path / "nowhere.pt")))
     assert main(["train", "--config", str(cfg_path), "--out", str(tmp_path / "run"), "--quiet"]) == 2

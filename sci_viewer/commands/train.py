@@ -32,6 +32,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt (steps, optimiser, RNG)")
     p.add_argument("--device", default=None, choices=None, help="auto | cpu | cuda[:N] (default: the config's)")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many more steps")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: the config's 'threads'; 0: torch's default). The config "
+                        "is the recipe, the thread count belongs to the machine")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--export", metavar="PATH", default=None,
                    help="do not train: copy a model of the run folder to PATH (e.g. resources/models/NAME.pt; "
@@ -63,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
 
     args.config = training_config_path(args.config)  # a shipped config by name, e.g. dernn-default
     cfg = load_config(args.config)
+    if args.threads is not None:
+        if args.threads < 0:
+            raise SystemExit(f"--threads must be 0 or more, got {args.threads}")
+        cfg.threads = args.threads
     out = Path(args.out) if args.out else CHECKPOINTS / (cfg.name or Path(args.config).stem)
     if args.export:
         dest = Path(args.export)
