@@ -44,6 +44,17 @@ def test_the_gpu_configs_are_valid_training_configs():
         assert cfg.pretrain.steps + cfg.deq.steps > 0 and cfg.data.val_scenes  # held-out scenes: selection never on the benchmark
 
 
+def test_every_config_starts_from_a_file_the_repository_holds():
+    """A device machine (and a fresh clone) has no checkpoints/: a start must be a tracked file."""
+    for path in sorted((REPO / "resources" / "train").glob("*.yaml")):
+        start = load_config(path).init_from
+        if start.startswith("resources/"):
+            assert (REPO / start).is_file(), (path.name, start)
+    for path in GPU_CONFIGS:
+        start = load_config(path).init_from
+        assert not start or start.startswith("resources/"), (path.name, start)
+
+
 def test_fit_scales_the_stages_to_the_time_budget(fit_steps, tmp_path):
     src = REPO / "resources" / "train" / "degap-gpu-scratch.yaml"
     fit_steps.probe([src], tmp_path)
