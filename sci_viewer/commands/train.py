@@ -32,7 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt (steps, optimiser, RNG)")
     p.add_argument("--device", default=None, choices=None, help="auto | cpu | cuda[:N] (default: the config's)")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many more steps")
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--threads", type=_threads, default=None,
                    help="torch CPU threads (default: the config's 'threads'; 0: torch's default). The config "
                         "is the recipe, the thread count belongs to the machine")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -42,6 +42,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--pick", default="best", help="which model of the run to export: best (highest validation "
                    "PSNR, default), best_pretrain, best_deq, pretrain_final, deq_final")
     return p
+
+
+def _threads(text: str) -> int:
+    """``--threads``: a whole number, 0 or more (argparse names the flag in its error)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {n}")
+    return n
 
 
 def export(run_dir: Path, pick: str, dest: Path) -> Path:
@@ -67,8 +78,6 @@ def run(args: argparse.Namespace) -> int:
     args.config = training_config_path(args.config)  # a shipped config by name, e.g. dernn-default
     cfg = load_config(args.config)
     if args.threads is not None:
-        if args.threads < 0:
-            raise SystemExit(f"--threads must be 0 or more, got {args.threads}")
         cfg.threads = args.threads
     out = Path(args.out) if args.out else CHECKPOINTS / (cfg.name or Path(args.config).stem)
     if args.export:
