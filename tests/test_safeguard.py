@@ -78,6 +78,37 @@ def test_detector_flags_only_a_stalled_sample_not_at_tol() -> None:
     assert not any(bool(f[2]) for f in flags)  # already at tol
 
 
+def test_a_slow_steady_fall_that_reaches_tol_before_the_cap_is_not_a_stall() -> None:
+    """Falling by 0.9 a step (short of the detector's 0.5 per 3 steps), sample 0 reaches tol 1e-3
+    from 1 in about 66 steps: with 100 steps left that is on course, with 20 it is a stall. A flat
+    sample (1) stalls either way."""
+    def flags(remaining: int) -> list[torch.Tensor]:
+        det = StallDetector(window=3, drop=0.5)
+        return [det.update(torch.tensor([0.9**k, 0.1]), tol=1e-3, remaining=remaining) for k in range(6)]
+
+    plenty, few = flags(100), flags(20)
+    assert not any(bool(f[0]) for f in plenty)
+    assert bool(few[3][0]) and not bool(few[2][0])
+    assert bool(plenty[3][1]) and bool(few[3][1])
+    assert not any(bool(f[0]) for f in [StallDetector(3, 0.5).update(torch.tensor([1.0]), tol=0.0, remaining=5)])
+
+
+@pytest.mark.parametrize("max_iter, converged", [(None, False), (600, True)])
+def test_a_slowly_converging_solve_runs_to_tol_when_the_cap_allows(max_iter: int | None, converged: bool) -> None:
+    """Plain iteration of a map contracting by 0.98 a step falls by 0.82 per 10 steps, short of the
+    0.8 rule: without the cap the safeguard stops it as stalled; told the cap of 600, it lets the
+    solve reach tol (about 150 steps)."""
+    from sci_viewer.solvers.safeguard import SafeguardedIterator
+
+    scale = torch.tensor([0.98, 0.2, 0.1])
+    f = lambda x: x * scale + 1.0  # noqa: E731  fixed point 1 / (1 - scale)
+    x0 = torch.zeros(1, 3)
+    it = SafeguardedIterator(f, x0, None, tol=1e-3, max_iter=max_iter)
+    _, info = run_iterator(it, x0, tol=1e-3, max_iter=600)
+    assert info.converged == converged and info.iterations < 600
+    assert [a.action for a in it.actions] == ([] if converged else ["stop"])
+
+
 def test_settings_are_checked() -> None:
     with pytest.raises(ValueError):
         SafeguardSettings(actions=("nope",))

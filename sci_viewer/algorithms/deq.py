@@ -289,7 +289,7 @@ class DeGapSolver:
                 raise JobError(f"{self.label}: {exc}.") from None
         if getattr(settings, "safeguard", False):  # a stall falls back (sci_viewer.solvers.safeguard)
             return SafeguardedIterator(f, start, anderson, tol=self.tol if tol is None else tol,
-                                       plain_beta=settings.beta)
+                                       plain_beta=settings.beta, max_iter=self.max_iter)
         if anderson is None:
             return FixedPointIterator(f, start, FixedPointSettings(settings.beta))
         return AndersonIterator(f, start, anderson)

@@ -17,7 +17,10 @@ goes on as it is. Every action is a :class:`SafeguardAction` in :attr:`Safeguard
 them into notices and the report's ``safeguards``.
 
 A stall: over the last ``window`` steps the best residual of a sample that has not reached ``tol``
-fell by less than the factor ``drop`` (no new best at all counts too). Until a stall nothing is
+fell by less than the factor ``drop`` (no new best at all counts too), and, when the solve's step cap
+``max_iter`` is known, its rate of fall since its last ``drop`` would not bring it to ``tol`` within
+the steps left: a slow but steady solve is left to finish (a fallback would throw its progress
+away). Until a stall nothing is
 changed: a solve that never stalls is bit-identical to the unwrapped one. One step is still one
 evaluation of ``f`` (a fallback starts from an image already computed). In a batch the action
 applies to every sample (each restarts from its own best iterate).
@@ -97,9 +100,11 @@ class StallDetector:
         self.ref: torch.Tensor | None = None
         self.since: torch.Tensor | None = None  # (N,) steps without enough progress
 
-    def update(self, r: torch.Tensor, tol: float | torch.Tensor) -> torch.Tensor:
+    def update(self, r: torch.Tensor, tol: float | torch.Tensor, remaining: int | None = None) -> torch.Tensor:
         """Take step residuals ``r`` (N,); return the (N,) bool of samples stalled now, short of ``tol``
-        (one, or (N,) one per sample)."""
+        (one, or (N,) one per sample). With ``remaining`` (steps left before the solve's cap), a sample
+        whose best residual, falling at its rate since the window began, reaches ``tol`` within them is
+        not stalled."""
         r = r.detach().double().cpu()
         r = torch.where(torch.isfinite(r), r, torch.full_like(r, float("inf")))
         if self.best is None:
@@ -109,7 +114,19 @@ class StallDetector:
         progress = self.best <= self.drop * self.ref
         self.ref = torch.where(progress, self.best, self.ref)
         self.since = torch.where(progress, torch.zeros_like(self.since), self.since + 1)
-        return (self.since >= self.window) & (self.best > tol)
+        stalled = (self.since >= self.window) & (self.best > tol)
+        if remaining is not None and bool(stalled.any()):
+            stalled &= ~self.on_course(tol, remaining)
+        return stalled
+
+    def on_course(self, tol: float | torch.Tensor, remaining: int) -> torch.Tensor:
+        """(N,) bool: the best residual, falling geometrically at its mean rate since the window began
+        (``ref`` to ``best`` in ``since`` steps), reaches ``tol`` within ``remaining`` steps."""
+        assert self.best is not None and self.ref is not None and self.since is not None
+        tol_t = torch.as_tensor(tol, dtype=torch.float64)
+        rate = torch.log(self.best / self.ref) / self.since.clamp_min(1)  # log of the per-step factor (<= 0)
+        need = torch.log(tol_t / self.best) / rate  # steps to tol at that rate (inf / nan when not falling)
+        return (rate < 0) & torch.isfinite(need) & (need <= remaining)
 
     def improved(self, r: torch.Tensor) -> torch.Tensor:
         """(N,) bool: ``r`` is a new best (call before :meth:`update`)."""
@@ -136,9 +153,11 @@ class SafeguardedIterator:
     has no fallback: its first stall stops it (or is recorded, with ``settings.stop`` off)."""
 
     def __init__(self, f: FixedPointMap, x0: torch.Tensor, anderson: AndersonSettings | None, *,
-                 tol: float | torch.Tensor, plain_beta: float = 1.0, settings: SafeguardSettings | None = None) -> None:
-        # tol: one for all samples, or (N,) one per sample (a batched solve of measurements of different noise)
-        self._f, self.anderson = f, anderson
+                 tol: float | torch.Tensor, plain_beta: float = 1.0, settings: SafeguardSettings | None = None,
+                 max_iter: int | None = None) -> None:
+        # tol: one for all samples, or (N,) one per sample (a batched solve of measurements of different noise);
+        # max_iter: the solve's cap on steps, if known: a solve on course to reach tol within it is not stalled
+        self._f, self.anderson, self.max_iter = f, anderson, max_iter
         self.tol = tol.detach().double().cpu() if isinstance(tol, torch.Tensor) else tol
         self.settings = settings or SafeguardSettings()
         self.inner: AndersonIterator | FixedPointIterator = (
@@ -191,7 +210,8 @@ class SafeguardedIterator:
             self._best_fx = fx
         elif bool(better.any()):
             self._best_fx = torch.where(better.view(-1, *([1] * (fx.dim() - 1))), fx, self._best_fx)
-        stalled = self.detector.update(r, self.tol)
+        remaining = None if self.max_iter is None else max(self.max_iter - self.iterations, 0)
+        stalled = self.detector.update(r, self.tol, remaining)
         if self._stopped is None:
             self._stopped = torch.zeros(stalled.shape, dtype=torch.bool)
         if bool(stalled.any()):
@@ -229,6 +249,6 @@ def safeguarded_anderson(f: FixedPointMap, x0: torch.Tensor, *, m: int = 5, beta
                          tol: float = 1e-4, max_iter: int = 100, settings: SafeguardSettings | None = None,
                          callback: Callback | None = None) -> tuple[torch.Tensor, SolverInfo, list[SafeguardAction]]:
     """:func:`~sci_viewer.solvers.anderson.anderson` with the safeguard: ``(f(x_K), info, actions)``."""
-    it = SafeguardedIterator(f, x0, AndersonSettings(m, beta, lam), tol=tol, settings=settings)
+    it = SafeguardedIterator(f, x0, AndersonSettings(m, beta, lam), tol=tol, settings=settings, max_iter=max_iter)
     out, info = run_iterator(it, x0, tol=tol, max_iter=max_iter, callback=callback, fallbacks=lambda: it.fallbacks)
     return out, info, it.actions
