@@ -38,7 +38,7 @@ def _solver(demo, **settings) -> tuple[PnpGapSolver, RecordingSmoother]:
 
 def test_registered_with_the_cli_field_names():
     s = get_algorithm("pnp-gap").settings()
-    assert s.model == "unet-sigma-b3" and s.iterations == len(s.sigmas) * s.iters_per_level
+    assert s.model == "unet-sigma-b3-long" and s.iterations == len(s.sigmas) * s.iters_per_level
     assert s.sigmas == sorted(s.sigmas, reverse=True)
     # the published PnP-SCI schedule: 50, 25, 12, 6 (/255), ten accelerated iterations each
     assert (s.sigmas, s.iters_per_level, s.iterations, s.accelerate) == ([50.0, 25.0, 12.0, 6.0], 10, 40, True)
@@ -50,7 +50,7 @@ def test_the_default_model_is_a_noise_conditioned_denoiser_that_uses_the_schedul
 
     net = load_model(PnpGapSettings().model)
     assert net.noise_input and models.model_kind(net) == models.DENOISER
-    assert {m.name: m for m in list_models()}["unet-sigma-b3"].card  # shipped with its model card
+    assert {m.name: m for m in list_models()}["unet-sigma-b3-long"].card  # shipped with its model card
     v = torch.from_numpy(small_demo.truth[0][None]).float() / 255.0
     v = v + 0.1 * torch.randn(v.shape, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():

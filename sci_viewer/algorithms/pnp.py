@@ -26,9 +26,10 @@ from sci_viewer.noise import NOISY_LEVEL, is_noisy, relaxation
 from sci_viewer.physics import Cacti
 
 
-#: the default denoiser: a noise-level-conditioned Gaussian video denoiser (resources/models/unet-sigma-b3.md),
-#: chosen over unet-sigma-b2 (and that over unet-sigma) on 12 noiseless held-out captures (see its card)
-PNP_MODEL = "unet-sigma-b3"
+#: the default denoiser: a noise-level-conditioned Gaussian video denoiser (resources/models/unet-sigma-b3-long.md),
+#: chosen over unet-sigma-b3 (that over unet-sigma-b2, and that over unet-sigma) on 12 noiseless held-out
+#: captures and on held-out denoising PSNR (see the cards)
+PNP_MODEL = "unet-sigma-b3-long"
 
 
 @dataclass
