@@ -107,7 +107,8 @@ def test_stalled_measurements_stop_in_a_batch_as_alone(monkeypatch: pytest.Monke
 
     monkeypatch.setattr(safeguard, "SafeguardSettings", functools.partial(SafeguardSettings, window=2, drop=0.01))
     # and no solve counts as on course to reach tol before max_iter (see test_safeguard for that rule)
-    monkeypatch.setattr(safeguard.StallDetector, "on_course", lambda self, tol, remaining: torch.zeros_like(self.best, dtype=torch.bool))
+    monkeypatch.setattr(safeguard.StallDetector, "on_course",
+                        lambda self, tol, remaining: torch.zeros_like(self.best, dtype=torch.bool))
     alone, _ = _run("de-gap", 1, 1e-12, 40)
     together, _ = _run("de-gap", 3, 1e-12, 40)
     for a, b in zip(alone.results, together.results):

@@ -90,7 +90,11 @@ def test_a_slow_steady_fall_that_reaches_tol_before_the_cap_is_not_a_stall() -> 
     assert not any(bool(f[0]) for f in plenty)
     assert bool(few[3][0]) and not bool(few[2][0])
     assert bool(plenty[3][1]) and bool(few[3][1])
-    assert not any(bool(f[0]) for f in [StallDetector(3, 0.5).update(torch.tensor([1.0]), tol=0.0, remaining=5)])
+    det = StallDetector(window=3, drop=0.5)
+    for k in range(4):
+        det.update(torch.tensor([0.9**k]), tol=0.0)
+    assert not bool(det.on_course(0.0, 10**6)[0])  # tol 0 (run to max_iter) is never on course
+    assert bool(det.on_course(1e-3, 10**6)[0])
 
 
 @pytest.mark.parametrize("max_iter, converged", [(None, False), (600, True)])
