@@ -6,10 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from sci_viewer.algorithms.deq import noise_rule
-from sci_viewer.engine import Job, execute
-from sci_viewer.models import DENOISER, list_models, load_model, model_kind
-from sci_viewer.models import auto
 from sci_viewer.demo import demo_capture
+from sci_viewer.engine import Job, execute
+from sci_viewer.models import DENOISER, auto, list_models, load_model, model_kind
 
 NAME = "degap-ffdnet"
 
