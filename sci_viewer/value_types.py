@@ -58,6 +58,11 @@ def checked_value(label: str, name: str, hint: Any, value: Any) -> Any:
             return [checked_value(label, name, item, v) for v in value]
         except JobError:
             raise JobError(f"{label} setting {name} must be {_LIST_KINDS.get(item, 'a list')}, got {value!r}.") from None
+    if typing.get_origin(tp) is typing.Literal:  # one of a fixed set (True == 1 does not count as 1)
+        choices = typing.get_args(tp)
+        if isinstance(value, bool) or value not in choices:
+            raise JobError(f"{label} setting {name} must be one of {', '.join(map(str, choices))}, got {value!r}.")
+        return value
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if tp is float and isinstance(value, str) and _EXPONENT_NUMBER.fullmatch(value.strip()):

@@ -395,6 +395,22 @@ def test_export_adds_the_model_extension(tmp_path, davis):
     assert (tmp_path / "mine.pt").exists()
 
 
+def test_export_last_checkpoint_gives_its_latest_weights(tmp_path, davis):
+    """``--pick last``: the weights of last.pt (the latest step), not the validation-best ones."""
+    from sci_viewer.models import load_model
+    from sci_viewer.training.checkpoint import load_checkpoint
+
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(_write(tmp_path, TINY)), "--out", str(out), "--quiet"]) == 0
+    assert main(["train", "--config", str(_write(tmp_path, TINY)), "--out", str(out),
+                 "--export", str(tmp_path / "latest.pt"), "--pick", "last"]) == 0
+    st = load_checkpoint(out / "last.pt")
+    net = load_model(tmp_path / "latest.pt")
+    assert net.model_meta["step"] == st["step"] > 0 and net.model_meta["exported_from"] == "run/last.pt"
+    for name, value in net.state_dict().items():
+        assert torch.equal(value, st["model"][name]), name
+
+
 def test_per_sample_forward_solve_stops_each_sample_at_its_tol_and_matches_one_sample_solves():
     from sci_viewer.solvers import AndersonSettings, anderson
     from sci_viewer.training.forward_solve import solve_per_sample

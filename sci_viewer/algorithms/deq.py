@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
 import torch
 import torch.nn as nn
@@ -87,6 +87,8 @@ ESTIMATE_ERROR = 10.0
 
 NOISE_FIELD = {"min": 0, "help": "measurement noise std (0-255 frame scale) for a noise-aware model and the relaxed "
                                   "data step; empty: estimated from the capture"}
+ENSEMBLE_FIELD = {"help": "denoiser self-ensemble: the network averaged over 1, 2, 4 or 8 flips and transposes of its "
+                          "input, each a network call (1: the network alone)"}
 ESTIMATE_ERROR_FIELD = {
     "min": 0, "max": 255,
     "help": "expected RMS error (0-255) of the estimate: the data step weighs the measurement noise sigma_y against "
@@ -154,6 +156,7 @@ class DeGapSettings(EquilibriumSettings):
     sigma: float | None = field(default=None, metadata={
         "help": "noise level (0-255) for a noise-conditioned denoiser; empty: the model's default, or for a "
                 "noise-aware model its rule from the measurement noise"})
+    ensemble: Literal[1, 2, 4, 8] = field(default=1, metadata=ENSEMBLE_FIELD)
 
 
 def check_model_kind(net: nn.Module, name: str, expected: str, label: str) -> None:
@@ -261,7 +264,8 @@ class DeGapSolver:
                               "the frames only to within their noise (noisy_tol; 0 keeps tol)")
         # Unclipped, DE-GAP stalls on traffic48 #0 at a residual of 1.3e-4 with a few pixels wandering
         # to -0.5 and 1.6, outside anything the denoiser was trained on.
-        self.map = equilibrium_map(self.net, op, y, self.sigma, clip=settings.clip, rho=self.rho)
+        self.map = equilibrium_map(self.net, op, y, self.sigma, clip=settings.clip, rho=self.rho,
+                                   ensemble=getattr(settings, "ensemble", 1))
         self.start = (self._start(op, y, settings.gap_tv_start) if x0 is None else x0.to(y.dtype)).unsqueeze(0)
         self.iterator = self.make_iterator(self.map, self.start)
         self.residual = float("inf")

@@ -13,12 +13,13 @@ is meant to fix.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 import torch.nn as nn
 
 from sci_viewer.algorithms.base import AlgorithmSpec, register_algorithm
-from sci_viewer.algorithms.deq import NOISE_FIELD, check_model_kind, get_denoiser, measurement_noise, noise_note
+from sci_viewer.algorithms.deq import ENSEMBLE_FIELD, NOISE_FIELD, check_model_kind, get_denoiser, measurement_noise, noise_note
 from sci_viewer.algorithms.gap_tv import GAP_TV_START_FIELD, gap_tv_start
 from sci_viewer.errors import JobError
 from sci_viewer.models import DENOISER, denoise, denoiser_model_names
@@ -58,6 +59,7 @@ class PnpGapSettings:
     # K=300, values far outside [0, 1]); the box is convex, so clipping is a projection.
     clip: bool = field(default=True, metadata={
         "help": "keep every iterate in [0, 1], the frames' range (off: as PnP-SCI, which can diverge when run long)"})
+    ensemble: Literal[1, 2, 4, 8] = field(default=1, metadata=ENSEMBLE_FIELD)
     # 0, the published exact projection, by default; DE-GAP's relaxed data step for noisy captures
     noise: float | None = field(default=None, metadata=NOISE_FIELD)
     estimate_error: float = field(default=0.0, metadata={
@@ -113,7 +115,7 @@ class PnpGapSolver:
             v = self.x + op.At(op.scaled_residual(self.y1 - yb, self.rho))
         else:
             v = self.x + op.At(op.scaled_residual(self.y - yb, self.rho))
-        x_new = denoise(self.net, v, self.sigma(self.k), op)
+        x_new = denoise(self.net, v, self.sigma(self.k), op, self.s.ensemble)
         if self.s.clip:
             x_new = x_new.clamp(0.0, 1.0)
         self.k += 1

@@ -40,7 +40,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="do not train: copy a model of the run folder to PATH (e.g. resources/models/NAME.pt; "
                         ".pt is added when missing)")
     p.add_argument("--pick", default="best", help="which model of the run to export: best (highest validation "
-                   "PSNR, default), best_pretrain, best_deq, pretrain_final, deq_final")
+                   "PSNR, default), best_pretrain, best_deq, pretrain_final, deq_final, or last: the weights of the "
+                   "latest checkpoint (last.pt), for a selection other than the run's validation")
     return p
 
 
@@ -64,10 +65,26 @@ def export(run_dir: Path, pick: str, dest: Path) -> Path:
     if not src.exists():
         raise JobError(f"No '{src}' to export; train first (files there: "
                        f"{', '.join(sorted(p.name for p in run_dir.glob('*.pt'))) or 'none'}).")
+    if pick == "last":
+        return _export_checkpoint(src, dest)
     blob = read_model_file(src)
     meta = dict(blob.get("meta", {}), exported_from=f"{run_dir.name}/{src.name}")
     net = model_from_file_contents(blob, src)
     return save_model(net, dest, blob["arch"], blob.get("kwargs", {}), meta)
+
+
+def _export_checkpoint(src: Path, dest: Path) -> Path:
+    """The model of a training checkpoint (``last.pt``: weights, step and config) as a model file."""
+    from sci_viewer.models import build_denoiser, save_model
+    from sci_viewer.training.checkpoint import load_checkpoint
+
+    st = load_checkpoint(src)
+    model = st["config"]["model"]
+    net = build_denoiser(model["arch"], **model.get("kwargs", {}))
+    net.load_state_dict(st["model"])
+    meta = {"step": int(st["step"]), "best_val_psnr": float(st["best"]), "config": st["config"],
+            "exported_from": f"{src.parent.name}/{src.name}"}
+    return save_model(net, dest, model["arch"], model.get("kwargs", {}), meta)
 
 
 def run(args: argparse.Namespace) -> int:

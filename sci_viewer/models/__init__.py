@@ -28,6 +28,7 @@ import torch.nn as nn
 from sci_viewer.errors import JobError
 from sci_viewer.locations import resources_dir
 from sci_viewer.models.catalog import ModelInfo, file_sha256, find_model, list_models, model_record
+from sci_viewer.models.ensemble import self_ensemble
 from sci_viewer.models.files import read_model_file, save_model
 
 DEFAULT_MODEL = "degap-default"
@@ -65,12 +66,15 @@ def model_kind(net_or_arch: nn.Module | str) -> str:
     return getattr(net_or_arch, "kind", DENOISER)
 
 
-def denoise(net: nn.Module, v: torch.Tensor, sigma: float | torch.Tensor | None, op: Any) -> torch.Tensor:
+def denoise(net: nn.Module, v: torch.Tensor, sigma: float | torch.Tensor | None, op: Any,
+            ensemble: int = 1) -> torch.Tensor:
     """``net(v, sigma)``, with the mask's frame weights for a mask-aware denoiser (``op``: the operator
-    of the measurement ``v`` was projected for, a :class:`sci_viewer.physics.Cacti` or a training batch's)."""
+    of the measurement ``v`` was projected for, a :class:`sci_viewer.physics.Cacti` or a training batch's).
+    ``ensemble`` > 1 averages the net over that many flips and transposes (:mod:`sci_viewer.models.ensemble`)."""
     if getattr(net, "uses_mask", False):
-        return net(v, sigma, weights=op.frame_weights())
-    return net(v, sigma)
+        weights = op.frame_weights()
+        return self_ensemble(lambda u, t: net(u, sigma, weights=t(weights)), v, ensemble)
+    return self_ensemble(lambda u, t: net(u, sigma), v, ensemble)
 
 
 def takes_relaxed_step(net: nn.Module) -> bool:
@@ -87,7 +91,8 @@ def takes_relaxed_step(net: nn.Module) -> bool:
 
 
 def equilibrium_map(net: nn.Module, op: Any, y: torch.Tensor, sigma: float | torch.Tensor | None = None,
-                    clip: bool = False, rho: float | torch.Tensor = 0.0) -> Callable[[torch.Tensor], torch.Tensor]:
+                    clip: bool = False, rho: float | torch.Tensor = 0.0,
+                    ensemble: int = 1) -> Callable[[torch.Tensor], torch.Tensor]:
     """The fixed-point map ``f`` of a trained model for the measurement ``y`` and operator ``op``.
 
     A denoiser ``D`` gives DE-GAP's ``f(x) = D(x + A^T((y - A x) / Phi_sum))``; a recurrent model
@@ -95,13 +100,16 @@ def equilibrium_map(net: nn.Module, op: Any, y: torch.Tensor, sigma: float | tor
     training batch operator. ``clip`` keeps every output in [0, 1], the frames' range: the box is
     convex, so clipping is a projection and cannot make the map expand. ``rho`` relaxes DE-GAP's data
     step for a noisy measurement (:meth:`sci_viewer.physics.Cacti.project`; a recurrent model's ``iterate``
-    is given it as ``rho`` when it is not 0).
+    is given it as ``rho`` when it is not 0). ``ensemble``: DE-GAP's denoiser self-ensembled (see
+    :func:`denoise`); a recurrent model takes 1 only.
     """
+    if ensemble != 1 and model_kind(net) == RECURRENT:
+        raise ValueError("a recurrent model (DE-RNN) has no self-ensemble: ensemble must be 1")
     if model_kind(net) == RECURRENT:
         relaxed = {} if isinstance(rho, float) and rho == 0.0 else {"rho": rho}  # see takes_relaxed_step
         f = lambda x: net.iterate(x, op, y, **relaxed)  # type: ignore[operator]  # noqa: E731
     else:
-        f = lambda x: denoise(net, op.project(x, y, rho), sigma, op)  # noqa: E731
+        f = lambda x: denoise(net, op.project(x, y, rho), sigma, op, ensemble)  # noqa: E731
     return (lambda x: f(x).clamp(0.0, 1.0)) if clip else f
 
 
