@@ -290,7 +290,9 @@ def test_bench_de_gap_prints_each_target_with_its_device(shared_data, tmp_path, 
                  "--json", str(out)]) == 0
     text = capsys.readouterr().out
     assert "on cpu (target <= 7 s on the 2-core CPU)" in text
-    summary = json.loads(out.read_text())["summary"]
+    saved = json.loads(out.read_text())
+    summary = saved["summary"]
+    assert (saved["ensemble"], saved["pnp_ensemble"]) == (1, get_algorithm("pnp-gap").settings().ensemble)
     assert set(summary["gain_over_gap_tv"]) == {"drop40"} and summary["degap_max_seconds"] > 0
     assert set(summary["pnp_gain_over_gap_tv"]) == {"drop40"}
     assert "PnP-GAP - GAP-TV on drop40" in text and "(target >= +1.5)" in text
@@ -303,3 +305,6 @@ def test_bench_de_gap_names_a_bad_setting_before_any_algorithm_runs(shared_data,
     captured = capsys.readouterr()
     assert "estimate_error must be 0 or more" in captured.err
     assert "gap-tv" not in captured.out  # no row: nothing ran
+    assert main(["bench", "de-gap", "--scenes", "drop40", "--pnp-ensemble", "3", "--no-stability"]) == 2
+    captured = capsys.readouterr()
+    assert "PnP-GAP setting ensemble must be one of 1, 2, 4, 8" in captured.err and "gap-tv" not in captured.out

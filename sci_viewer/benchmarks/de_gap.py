@@ -42,12 +42,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gap-tv-start", type=int, help="DE-GAP's GAP-TV start iterations (default: the algorithm's)")
     p.add_argument("--estimate-error", type=float,
                    help="DE-GAP's estimate_error (0-255; 0: the exact GAP projection; default: the algorithm's)")
+    p.add_argument("--ensemble", type=int, help="DE-GAP's denoiser self-ensemble: 1, 2, 4 or 8 (default: the algorithm's)")
+    p.add_argument("--pnp-ensemble", type=int,
+                   help="PnP-GAP's denoiser self-ensemble: 1, 2, 4 or 8 (default: the algorithm's)")
     p.add_argument("--k", type=int, default=300, help="iterations of the stability runs")
     p.add_argument("--no-stability", action="store_true", help="skip the K-iteration stability runs")
     p.add_argument("--json", help="save all figures here")
 
 
-SOLVER_FLAGS = ("model", "tol", "max_iter", "gap_tv_start", "estimate_error")
+SOLVER_FLAGS = ("model", "tol", "max_iter", "gap_tv_start", "estimate_error", "ensemble")
 
 
 def given_settings(args: argparse.Namespace, names: tuple[str, ...] = SOLVER_FLAGS) -> dict[str, Any]:
@@ -60,7 +63,8 @@ def _settings(algo: str, args: argparse.Namespace) -> dict[str, Any]:
         return {}
     if algo == "de-gap":
         return given_settings(args)
-    return {"model": args.pnp_model} if getattr(args, "pnp_model", None) else {}
+    pnp = {"model": getattr(args, "pnp_model", None), "ensemble": getattr(args, "pnp_ensemble", None)}
+    return {k: v for k, v in pnp.items() if v is not None and v != ""}
 
 
 def _row(scene: str, algo: str, fin: JobFinished) -> dict[str, Any]:
@@ -175,13 +179,19 @@ def _default(algo: str) -> str:
     return str(get_algorithm(algo).settings().model)
 
 
+def _given(value: Any, algo: str, name: str) -> Any:
+    """A setting as the command line gave it, else the algorithm's default."""
+    return value if value is not None else getattr(get_algorithm(algo).settings(), name)
+
+
 def run(args: argparse.Namespace) -> int:
     scenes = [s for s in args.scenes.split(",") if s]
     device_type = resolve_device(args.device).type  # a missing GPU is named before any work
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, load average {load}, "
           f"device {args.device}, DE-GAP model {args.model or _default('de-gap')}, "
-          f"PnP-GAP model {args.pnp_model or _default('pnp-gap')}")
+          f"PnP-GAP model {args.pnp_model or _default('pnp-gap')}, ensembles (DE-GAP, PnP-GAP) "
+          f"{_given(args.ensemble, 'de-gap', 'ensemble')}, {_given(args.pnp_ensemble, 'pnp-gap', 'ensemble')}")
     print(f"{'scene':10} {'algo':8} {'PSNR':>7} {'SSIM':>7} {'s/meas':>8} {'iters':>6} {'conv':>7} {'residual':>9}")
     t0 = time.perf_counter()
     rows: list[dict[str, Any]] = []
@@ -200,6 +210,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"model": args.model or _default("de-gap"), "pnp_model": args.pnp_model or _default("pnp-gap"),
+                       "ensemble": _given(args.ensemble, "de-gap", "ensemble"),
+                       "pnp_ensemble": _given(args.pnp_ensemble, "pnp-gap", "ensemble"),
                        "device": args.device, "threads": torch.get_num_threads(),
                        "load_average_start": load,
                        "rows": rows, "stability": stab, "summary": summary}, fh, indent=2)
