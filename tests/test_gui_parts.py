@@ -98,6 +98,20 @@ def test_every_registered_algorithm_gets_a_valid_form(window):
         get_algorithm(name).settings(**window.run_panel.form.values())  # accepted as is
 
 
+@pytest.mark.parametrize("algo", ["pnp-gap", "de-gap"])
+def test_the_denoiser_ensemble_is_a_list_of_its_sizes(window, algo):
+    from PySide6.QtWidgets import QComboBox
+
+    from sci_viewer.algorithms import get_algorithm
+
+    assert window.run_panel.set_algorithm(algo)
+    combo = window.run_panel.form.editor("ensemble")
+    assert isinstance(combo, QComboBox) and [combo.itemText(i) for i in range(combo.count())] == ["1", "2", "4", "8"]
+    combo.setCurrentIndex(3)
+    values = window.run_panel.form.values()
+    assert values["ensemble"] == 8 and get_algorithm(algo).settings(**values).ensemble == 8
+
+
 def test_settings_store_remembers(tmp_path):
     from sci_viewer.gui.main_window import isolated_settings
 
