@@ -19,7 +19,8 @@ import torch
 import torch.nn as nn
 
 from sci_viewer.algorithms.base import AlgorithmSpec, register_algorithm
-from sci_viewer.algorithms.deq import ENSEMBLE_FIELD, NOISE_FIELD, check_model_kind, get_denoiser, measurement_noise, noise_note
+from sci_viewer.algorithms.deq import (
+    ENSEMBLE_FIELD, NOISE_FIELD, check_model_kind, get_denoiser, measurement_noise, noise_note)
 from sci_viewer.algorithms.gap_tv import GAP_TV_START_FIELD, gap_tv_start
 from sci_viewer.errors import JobError
 from sci_viewer.models import DENOISER, denoise, denoiser_model_names

@@ -103,9 +103,9 @@ def equilibrium_map(net: nn.Module, op: Any, y: torch.Tensor, sigma: float | tor
     is given it as ``rho`` when it is not 0). ``ensemble``: DE-GAP's denoiser self-ensembled (see
     :func:`denoise`); a recurrent model takes 1 only.
     """
-    if ensemble != 1 and model_kind(net) == RECURRENT:
-        raise ValueError("a recurrent model (DE-RNN) has no self-ensemble: ensemble must be 1")
     if model_kind(net) == RECURRENT:
+        if ensemble != 1:
+            raise ValueError("a recurrent model (DE-RNN) has no self-ensemble: ensemble must be 1")
         relaxed = {} if isinstance(rho, float) and rho == 0.0 else {"rho": rho}  # see takes_relaxed_step
         f = lambda x: net.iterate(x, op, y, **relaxed)  # type: ignore[operator]  # noqa: E731
     else:
