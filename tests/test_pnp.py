@@ -42,6 +42,7 @@ def test_registered_with_the_cli_field_names():
     assert s.sigmas == sorted(s.sigmas, reverse=True)
     # the published PnP-SCI schedule: 50, 25, 12, 6 (/255), ten accelerated iterations each
     assert (s.sigmas, s.iters_per_level, s.iterations, s.accelerate) == ([50.0, 25.0, 12.0, 6.0], 10, 40, True)
+    assert s.ensemble == 8  # the denoiser averaged over eight flips and transposes (chosen on held-out captures)
 
 
 def test_the_default_model_is_a_noise_conditioned_denoiser_that_uses_the_schedule(small_demo):
