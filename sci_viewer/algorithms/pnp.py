@@ -5,7 +5,9 @@ the schedule's noise level: ``sigmas[0]`` for the first ``iters_per_level`` iter
 ``sigmas[1]``, ...; past the end of the schedule the last level repeats until ``iterations``.
 A noise-conditioned denoiser receives the level; for the others the schedule only sets the
 iteration counts. On a noisy measurement (``plain_when_noisy``, :data:`sci_viewer.noise.NOISY_LEVEL`)
-it takes plain GAP, whose data step does not accumulate the measurement's noise. The residual is ``||x_k - x_{k-1}|| / ||x_k||``. There is no stopping rule: the
+it takes plain GAP, whose data step does not accumulate the measurement's noise. ``ensemble``
+averages the denoiser over flips and transposes (:mod:`sci_viewer.models.ensemble`; 1: the network
+alone, as PnP-SCI). The residual is ``||x_k - x_{k-1}|| / ||x_k||``. There is no stopping rule: the
 quality depends on the schedule and on when one stops (run long, it drifts), which is what DE-GAP
 is meant to fix.
 """
