@@ -33,7 +33,8 @@ def _solver(demo, **settings) -> tuple[PnpGapSolver, RecordingSmoother]:
     op = Cacti(torch.from_numpy(demo.mask_float()))
     y = torch.from_numpy(demo.measurements([0])[0])
     net = RecordingSmoother()
-    return PnpGapSolver(op, y, PnpGapSettings(**settings), net=net), net
+    # the network alone (ensemble 1): one call per iteration, so that its calls are the schedule's
+    return PnpGapSolver(op, y, PnpGapSettings(**{"ensemble": 1, **settings}), net=net), net
 
 
 def test_registered_with_the_cli_field_names():
