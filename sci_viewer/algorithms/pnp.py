@@ -64,7 +64,7 @@ class PnpGapSettings:
         "help": "keep every iterate in [0, 1], the frames' range (off: as PnP-SCI, which can diverge when run long)"})
     # Chosen on the 12 noiseless held-out captures the denoiser was chosen on (`sci-viewer bench generalization
     # --scenes bmx-trees,car-shadow,kite-surf --sizes 256 --frames 8,14 --kinds iid,grey --noise none --algos
-    # "gap-tv,pnp-gap,pnp-gap:ensemble=2,pnp-gap:ensemble=4,pnp-gap:ensemble=8"`, 2026-12-08): over GAP-TV
+    # "gap-tv,pnp-gap:ensemble=1,pnp-gap:ensemble=2,pnp-gap:ensemble=4,pnp-gap:ensemble=8"`, 2026-12-08): over GAP-TV
     # +0.48 / +0.70 / +0.89 / +1.01 dB with 1 / 2 / 4 / 8, at 1 / 2.0 / 4.0 / 8.1x the time; 8 above 1 on every
     # capture. 1 is PnP-SCI's procedure exactly (the network alone).
     ensemble: Literal[1, 2, 4, 8] = field(default=8, metadata=ENSEMBLE_FIELD)
