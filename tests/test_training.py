@@ -411,6 +411,29 @@ def test_export_last_checkpoint_gives_its_latest_weights(tmp_path, davis):
         assert torch.equal(value, st["model"][name]), name
 
 
+@pytest.mark.parametrize("content", ["junk", "model file"])
+def test_a_last_pt_that_is_no_checkpoint_is_named_on_export_and_resume(tmp_path, davis, capsys, content):
+    """An unreadable last.pt, or a model file put there, is refused by name; nothing is written."""
+    import shutil
+
+    from sci_viewer.errors import JobError
+    from sci_viewer.models import find_model
+    from sci_viewer.training.loop import Trainer
+
+    out = tmp_path / "run"
+    out.mkdir()
+    if content == "junk":
+        (out / "last.pt").write_text("junk")
+    else:
+        shutil.copy(find_model("degap-default")[0], out / "last.pt")
+    cfg_path = _write(tmp_path, TINY)
+    assert main(["train", "--config", str(cfg_path), "--out", str(out),
+                 "--export", str(tmp_path / "x.pt"), "--pick", "last"]) == 2
+    assert "last.pt" in capsys.readouterr().err and not (tmp_path / "x.pt").exists()
+    with pytest.raises(JobError, match="training checkpoint"):
+        Trainer(load_config(cfg_path), out, device="cpu", resume=True, quiet=True)
+
+
 def test_per_sample_forward_solve_stops_each_sample_at_its_tol_and_matches_one_sample_solves():
     from sci_viewer.solvers import AndersonSettings, anderson
     from sci_viewer.training.forward_solve import solve_per_sample
