@@ -35,6 +35,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         raise JobError(f"'{path}' could not be read as a training checkpoint: {exc}") from None
     missing = [k for k in KEYS if not isinstance(state, dict) or k not in state]
     if missing:
-        raise JobError(f"'{path}' is not a training checkpoint of 'sci-viewer train' (no {', '.join(missing)}); a "
-                       "model file belongs in a config's init_from, not in a run folder to resume or export with --pick last.")
+        raise JobError(f"'{path}' is not a training checkpoint of 'sci-viewer train' (no {', '.join(missing)}); "
+                       "a model file belongs in a config's init_from, not in a run folder to resume or export "
+                       "with --pick last.")
     return state
