@@ -39,7 +39,8 @@ class EquilibriumBatch:
                                "can be solved together.")
         self.label, self.max_iter = first.label, first.max_iter
         self.tols = [s.tol for s in solvers]  # per measurement: DE-GAP raises a noisy one's (noise_tolerance)
-        self._net, self._op, self._clip, self._settings = first.net, first.op, first.s.clip, first.s
+        self._net, self._op, self._clip = first.net, first.op, first.s.clip
+        self._ensemble = getattr(first.s, "ensemble", 1)  # DE-GAP's denoiser self-ensemble (DE-RNN has none)
         self._ys = torch.stack([s.y for s in solvers])
         # per measurement, its saturated pixels (Cacti.valid), or None when no measurement has any
         self._valid = None if all(s.op.valid is None for s in solvers) else torch.stack(
@@ -62,7 +63,7 @@ class EquilibriumBatch:
         rho = self._rho[index] if isinstance(self._rho, torch.Tensor) else self._rho
         op = self._op if self._valid is None else Cacti(self._op.mask, self._valid[index])
         return equilibrium_map(self._net, op, self._ys[index], sigma, clip=self._clip, rho=rho,
-                               ensemble=getattr(self._settings, "ensemble", 1))
+                               ensemble=self._ensemble)
 
     def advance(self, row: int, k: int) -> tuple[torch.Tensor, float, float]:
         """Row ``row``'s ``(f(x_k), r(x_k))`` and its share of the step's seconds (steps the batch at need)."""

@@ -175,13 +175,13 @@ def _summary(rows: list[dict[str, Any]], stab: list[dict[str, Any]], device: str
     return out
 
 
-def _default(algo: str) -> str:
-    return str(get_algorithm(algo).settings().model)
+def _default(algo: str, name: str = "model") -> Any:
+    return getattr(get_algorithm(algo).settings(), name)
 
 
 def _given(value: Any, algo: str, name: str) -> Any:
     """A setting as the command line gave it, else the algorithm's default."""
-    return value if value is not None else getattr(get_algorithm(algo).settings(), name)
+    return value if value is not None else _default(algo, name)
 
 
 def run(args: argparse.Namespace) -> int:
